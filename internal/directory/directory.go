@@ -1,0 +1,286 @@
+// Package directory manages users, groups and membership: validation,
+// the rules around admins, and audit records for every change.
+package directory
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/sesame-idp/sesame/internal/audit"
+	"github.com/sesame-idp/sesame/internal/problem"
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// Service is the directory over a store.
+type Service struct {
+	Store store.Store
+	Now   func() time.Time
+}
+
+var (
+	ErrUnknownUser  = problem.New(http.StatusNotFound, "unknown_user", "There is no user with that username.")
+	ErrUnknownGroup = problem.New(http.StatusNotFound, "unknown_group", "There is no group with that name.")
+	ErrUserExists   = problem.New(http.StatusConflict, "user_exists", "A user with that username or email already exists.")
+	ErrGroupExists  = problem.New(http.StatusConflict, "group_exists", "A group with that name already exists.")
+	ErrLastAdmin    = problem.New(http.StatusConflict, "last_admin", "This is the last enabled admin; make another user an admin first, or nobody can manage Sesame.")
+)
+
+// NormalizeUsername lower-cases and checks a username: 1 to 64 characters
+// from letters, digits and . _ - @ (so an email address works as a
+// username), starting with a letter or digit.
+func NormalizeUsername(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" || len(s) > 64 {
+		return "", problem.BadRequest("A username must be 1 to 64 characters long.")
+	}
+	for i, r := range s {
+		ok := r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r) || (i > 0 && strings.ContainsRune("._-@", r)))
+		if !ok {
+			return "", problem.BadRequest("A username may only use letters, digits and . _ - @, and must start with a letter or digit.")
+		}
+	}
+	return s, nil
+}
+
+// NormalizeEmail lower-cases and checks an email address; empty is allowed.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return "", nil
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || len(s) > 254 {
+		return "", problem.BadRequest("The email address is not valid.")
+	}
+	return s, nil
+}
+
+func normalizeDisplayName(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if len(s) > 128 || strings.ContainsFunc(s, unicode.IsControl) {
+		return "", problem.BadRequest("A display name must be at most 128 characters, without control characters.")
+	}
+	return s, nil
+}
+
+// NewUser is what is needed to create a user.
+type NewUser struct {
+	Username    string
+	Email       string
+	DisplayName string
+	Admin       bool
+}
+
+// CreateUser validates and creates a user.
+func (d *Service) CreateUser(ctx context.Context, actor audit.Actor, in NewUser) (store.User, error) {
+	var u store.User
+	var err error
+	if u.Username, err = NormalizeUsername(in.Username); err != nil {
+		return u, err
+	}
+	if u.Email, err = NormalizeEmail(in.Email); err != nil {
+		return u, err
+	}
+	if u.DisplayName, err = normalizeDisplayName(in.DisplayName); err != nil {
+		return u, err
+	}
+	if u.DisplayName == "" {
+		u.DisplayName = u.Username
+	}
+	now := d.Now()
+	u.ID, u.Admin, u.CreatedAt, u.UpdatedAt = store.NewID(), in.Admin, now, now
+	if err := d.Store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return u, ErrUserExists
+		}
+		return u, err
+	}
+	audit.Log(ctx, d.Store, now, actor, "user.create", u.Username, map[string]any{"email": u.Email, "name": u.DisplayName, "admin": u.Admin})
+	return u, nil
+}
+
+// User finds a user by username (case-insensitive).
+func (d *Service) User(ctx context.Context, username string) (store.User, error) {
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		return store.User{}, ErrUnknownUser
+	}
+	u, err := d.Store.GetUserByUsername(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return u, ErrUnknownUser
+	}
+	return u, err
+}
+
+// UserByID finds a user by ID.
+func (d *Service) UserByID(ctx context.Context, id string) (store.User, error) {
+	u, err := d.Store.GetUser(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return u, ErrUnknownUser
+	}
+	return u, err
+}
+
+// SetDisabled disables or enables a user. Disabling ends all the user's
+// sessions at once, and refuses to lock out the last enabled admin.
+func (d *Service) SetDisabled(ctx context.Context, actor audit.Actor, username string, disabled bool) (store.User, error) {
+	u, err := d.User(ctx, username)
+	if err != nil {
+		return u, err
+	}
+	if u.Disabled == disabled {
+		return u, nil
+	}
+	if disabled && u.Admin {
+		if err := d.checkNotLastAdmin(ctx, u); err != nil {
+			return u, err
+		}
+	}
+	u.Disabled, u.UpdatedAt = disabled, d.Now()
+	if err := d.Store.UpdateUser(ctx, u); err != nil {
+		return u, err
+	}
+	if disabled {
+		if err := d.Store.DeleteUserSessions(ctx, u.ID); err != nil {
+			return u, err
+		}
+	}
+	action := "user.enable"
+	if disabled {
+		action = "user.disable"
+	}
+	audit.Log(ctx, d.Store, u.UpdatedAt, actor, action, u.Username, nil)
+	return u, nil
+}
+
+// SetAdmin grants or removes the admin role.
+func (d *Service) SetAdmin(ctx context.Context, actor audit.Actor, username string, admin bool) (store.User, error) {
+	u, err := d.User(ctx, username)
+	if err != nil {
+		return u, err
+	}
+	if u.Admin == admin {
+		return u, nil
+	}
+	if !admin {
+		if err := d.checkNotLastAdmin(ctx, u); err != nil {
+			return u, err
+		}
+	}
+	u.Admin, u.UpdatedAt = admin, d.Now()
+	if err := d.Store.UpdateUser(ctx, u); err != nil {
+		return u, err
+	}
+	audit.Log(ctx, d.Store, u.UpdatedAt, actor, "user.set_admin", u.Username, map[string]bool{"before": !admin, "after": admin})
+	return u, nil
+}
+
+// DeleteUser removes a user with their passkeys, pass and sessions. Their
+// sign-in records stay in the log.
+func (d *Service) DeleteUser(ctx context.Context, actor audit.Actor, username string) error {
+	u, err := d.User(ctx, username)
+	if err != nil {
+		return err
+	}
+	if u.Admin {
+		if err := d.checkNotLastAdmin(ctx, u); err != nil {
+			return err
+		}
+	}
+	if err := d.Store.DeleteUser(ctx, u.ID); err != nil {
+		return err
+	}
+	audit.Log(ctx, d.Store, d.Now(), actor, "user.delete", u.Username, map[string]any{"id": u.ID, "email": u.Email})
+	return nil
+}
+
+func (d *Service) checkNotLastAdmin(ctx context.Context, u store.User) error {
+	users, err := d.Store.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range users {
+		if o.ID != u.ID && o.Admin && !o.Disabled {
+			return nil
+		}
+	}
+	return ErrLastAdmin
+}
+
+// NormalizeGroupName checks a group name: 1 to 64 printable characters.
+func NormalizeGroupName(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 64 || strings.ContainsFunc(s, unicode.IsControl) {
+		return "", problem.BadRequest("A group name must be 1 to 64 characters, without control characters.")
+	}
+	return s, nil
+}
+
+// CreateGroup creates a group.
+func (d *Service) CreateGroup(ctx context.Context, actor audit.Actor, name, description string) (store.Group, error) {
+	var g store.Group
+	var err error
+	if g.Name, err = NormalizeGroupName(name); err != nil {
+		return g, err
+	}
+	g.ID, g.Description, g.CreatedAt = store.NewID(), strings.TrimSpace(description), d.Now()
+	if err := d.Store.CreateGroup(ctx, g); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return g, ErrGroupExists
+		}
+		return g, err
+	}
+	audit.Log(ctx, d.Store, g.CreatedAt, actor, "group.create", g.Name, nil)
+	return g, nil
+}
+
+// Group finds a group by name.
+func (d *Service) Group(ctx context.Context, name string) (store.Group, error) {
+	g, err := d.Store.GetGroupByName(ctx, strings.TrimSpace(name))
+	if errors.Is(err, store.ErrNotFound) {
+		return g, ErrUnknownGroup
+	}
+	return g, err
+}
+
+// DeleteGroup removes a group and its memberships (not its members).
+func (d *Service) DeleteGroup(ctx context.Context, actor audit.Actor, name string) error {
+	g, err := d.Group(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := d.Store.DeleteGroup(ctx, g.ID); err != nil {
+		return err
+	}
+	audit.Log(ctx, d.Store, d.Now(), actor, "group.delete", g.Name, nil)
+	return nil
+}
+
+// SetMember adds (member true) or removes a user from a group.
+func (d *Service) SetMember(ctx context.Context, actor audit.Actor, groupName, username string, member bool) error {
+	g, err := d.Group(ctx, groupName)
+	if err != nil {
+		return err
+	}
+	u, err := d.User(ctx, username)
+	if err != nil {
+		return err
+	}
+	action := "group.add_member"
+	if member {
+		err = d.Store.AddMember(ctx, g.ID, u.ID)
+	} else {
+		action = "group.remove_member"
+		err = d.Store.RemoveMember(ctx, g.ID, u.ID)
+	}
+	if err != nil {
+		return err
+	}
+	audit.Log(ctx, d.Store, d.Now(), actor, action, g.Name, map[string]string{"user": u.Username})
+	return nil
+}

@@ -1,0 +1,166 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"unicode"
+
+	"github.com/sesame-idp/sesame/internal/audit"
+	"github.com/sesame-idp/sesame/internal/passkey"
+	"github.com/sesame-idp/sesame/internal/problem"
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+var (
+	ErrUnknownPasskey = problem.New(http.StatusNotFound, "unknown_passkey", "That passkey does not exist (it may already have been removed).")
+	ErrBadPasskeyName = problem.BadRequest("A passkey name must be 1 to 64 characters, without control characters.")
+)
+
+// BeginRegistration starts registering a passkey for the signed-in user.
+func (s *Service) BeginRegistration(ctx context.Context, sess store.Session) (Ceremony, error) {
+	u, err := s.Store.GetUser(ctx, sess.UserID)
+	if err != nil {
+		return Ceremony{}, err
+	}
+	existing, err := s.Store.ListCredentials(ctx, u.ID)
+	if err != nil {
+		return Ceremony{}, err
+	}
+	opts, state, err := s.RP.BeginRegistration(u, existing)
+	if err != nil {
+		return Ceremony{}, err
+	}
+	c := store.Challenge{ID: store.NewID(), Kind: "register", UserID: u.ID, Data: state, ExpiresAt: s.Now().Add(s.ChallengeTTL)}
+	if err := s.Store.PutChallenge(ctx, c); err != nil {
+		return Ceremony{}, err
+	}
+	return Ceremony{ID: c.ID, Options: opts}, nil
+}
+
+// FinishRegistration verifies the browser's response and stores the new
+// passkey under a readable name (the model, unless the user gave one).
+func (s *Service) FinishRegistration(ctx context.Context, sess store.Session, ceremonyID string, response []byte, name string, meta Meta) (store.Credential, error) {
+	ch, err := s.takeChallenge(ctx, ceremonyID, "register")
+	if err != nil {
+		return store.Credential{}, err
+	}
+	if ch.UserID != sess.UserID {
+		return store.Credential{}, ErrChallengeUnknown.WithDetail("registration ceremony belongs to another user")
+	}
+	u, err := s.Store.GetUser(ctx, sess.UserID)
+	if err != nil {
+		return store.Credential{}, err
+	}
+	if u.Disabled {
+		return store.Credential{}, ErrUserDisabled
+	}
+	existing, err := s.Store.ListCredentials(ctx, u.ID)
+	if err != nil {
+		return store.Credential{}, err
+	}
+	cred, err := s.RP.FinishRegistration(u, existing, ch.Data, response)
+	if err != nil {
+		p := problem.As(err)
+		s.Log.Log(ctx, levelFor(p), "passkey registration refused", "user", u.Username, "reason", p.Code, "detail", p.Detail, "ip", meta.IP,
+			"possible_phishing", p.Code == passkey.ErrOriginMismatch.Code || p.Code == passkey.ErrRPIDMismatch.Code)
+		if p.Code == passkey.ErrOriginMismatch.Code || p.Code == passkey.ErrRPIDMismatch.Code {
+			audit.Log(ctx, s.Store, s.Now(), audit.Actor(u.Username), "passkey.register_refused", u.Username, map[string]string{"reason": p.Code, "detail": p.Detail, "ip": meta.IP})
+		}
+		return store.Credential{}, err
+	}
+	if name = strings.TrimSpace(name); name != "" {
+		if name, err = checkName(name); err != nil {
+			return store.Credential{}, err
+		}
+	} else {
+		name = uniqueName(passkey.ModelName(cred.AAGUID), existing)
+	}
+	now := s.Now()
+	cred.Name, cred.CreatedAt = name, now
+	if err := s.Store.CreateCredential(ctx, cred); errors.Is(err, store.ErrConflict) {
+		return store.Credential{}, problem.New(http.StatusConflict, "already_registered", "This passkey is already registered.")
+	} else if err != nil {
+		return store.Credential{}, err
+	}
+	audit.Log(ctx, s.Store, now, audit.Actor(u.Username), "passkey.register", u.Username, map[string]string{
+		"passkey": cred.ID, "name": cred.Name, "model": passkey.ModelName(cred.AAGUID), "aaguid": passkey.FormatAAGUID(cred.AAGUID),
+		"type": string(passkey.Classify(cred.BackupEligible, cred.BackupState)), "attestation": cred.AttestationFormat,
+	})
+	return cred, nil
+}
+
+func levelFor(p *problem.Error) slog.Level {
+	if p.Code == "internal" {
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+func checkName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len([]rune(name)) > 64 || strings.ContainsFunc(name, unicode.IsControl) {
+		return "", ErrBadPasskeyName
+	}
+	return name, nil
+}
+
+// uniqueName avoids two passkeys called "iCloud Keychain" in one list.
+func uniqueName(base string, existing []store.Credential) string {
+	taken := map[string]bool{}
+	for _, c := range existing {
+		taken[c.Name] = true
+	}
+	if !taken[base] {
+		return base
+	}
+	for i := 2; ; i++ {
+		if n := fmt.Sprintf("%s (%d)", base, i); !taken[n] {
+			return n
+		}
+	}
+}
+
+// OwnedPasskey returns the user's passkey with Sesame ID id; a passkey of
+// another user is reported as unknown.
+func (s *Service) OwnedPasskey(ctx context.Context, userID, id string) (store.Credential, error) {
+	c, err := s.Store.GetCredential(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.UserID != userID) {
+		return store.Credential{}, ErrUnknownPasskey
+	}
+	return c, err
+}
+
+// RenamePasskey renames one of the user's passkeys.
+func (s *Service) RenamePasskey(ctx context.Context, actor audit.Actor, userID, id, name string) error {
+	name, err := checkName(name)
+	if err != nil {
+		return err
+	}
+	c, err := s.OwnedPasskey(ctx, userID, id)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.RenameCredential(ctx, c.ID, name); err != nil {
+		return err
+	}
+	audit.Log(ctx, s.Store, s.Now(), actor, "passkey.rename", c.ID, map[string]string{"before": c.Name, "after": name})
+	return nil
+}
+
+// RemovePasskey deletes (revokes) one of the user's passkeys. The sessions
+// created with it end too, so a lost device's session cannot outlive it.
+func (s *Service) RemovePasskey(ctx context.Context, actor audit.Actor, userID, id string) (store.Credential, error) {
+	c, err := s.OwnedPasskey(ctx, userID, id)
+	if err != nil {
+		return c, err
+	}
+	if err := s.Store.DeleteCredential(ctx, c.ID); err != nil {
+		return c, err
+	}
+	audit.Log(ctx, s.Store, s.Now(), actor, "passkey.revoke", c.ID, map[string]string{"user": userID, "name": c.Name, "model": passkey.ModelName(c.AAGUID)})
+	return c, nil
+}

@@ -1,0 +1,327 @@
+// Package signin ties the sign-in flow together: WebAuthn ceremonies,
+// temporary access passes, the first-admin setup link, sessions and the
+// sign-in log. Handlers in web call it; it knows nothing about HTTP except
+// the status codes its errors carry.
+package signin
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/sesame-idp/sesame/internal/directory"
+	"github.com/sesame-idp/sesame/internal/methods"
+	"github.com/sesame-idp/sesame/internal/passkey"
+	"github.com/sesame-idp/sesame/internal/problem"
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// Refusals specific to the flow.
+var (
+	ErrChallengeUnknown = problem.New(http.StatusBadRequest, "challenge_unknown",
+		"This sign-in request was already used or has been replaced. Please start again.")
+	ErrChallengeExpired = problem.New(http.StatusBadRequest, "challenge_expired",
+		"This request took too long and has expired. Please start again.")
+	ErrUserDisabled = problem.New(http.StatusForbidden, "user_disabled",
+		"Your account is disabled. Contact your administrator.")
+	ErrNoSession = problem.New(http.StatusUnauthorized, "no_session",
+		"Please sign in.")
+)
+
+// Service is the sign-in flow.
+type Service struct {
+	Store        store.Store
+	RP           *passkey.RP
+	Dir          *directory.Service
+	TAPs         *methods.TAPs
+	Now          func() time.Time
+	ChallengeTTL time.Duration
+	SessionIdle  time.Duration
+	SessionMax   time.Duration
+	Log          *slog.Logger
+}
+
+// Meta describes where a request came from, for sessions and the log.
+type Meta struct {
+	IP        string
+	UserAgent string
+}
+
+// Ceremony is a started WebAuthn ceremony: the browser gets both, and
+// sends the ID back with its response.
+type Ceremony struct {
+	ID      string          `json:"ceremony"`
+	Options passkey.Options `json:"options"`
+}
+
+// Result is a successful sign-in.
+type Result struct {
+	Token   string // the session cookie value; only its hash is stored
+	Session store.Session
+	User    store.User
+}
+
+// BeginSignIn starts a passkey sign-in. With a username of a user who has
+// passkeys, the browser is told which ones (username-first); otherwise the
+// ceremony is discoverable. Unknown and known usernames look the same from
+// outside, so the form cannot be used to find accounts.
+func (s *Service) BeginSignIn(ctx context.Context, username string) (Ceremony, error) {
+	var (
+		u     *store.User
+		creds []store.Credential
+	)
+	if username != "" {
+		if found, err := s.Dir.User(ctx, username); err == nil && !found.Disabled {
+			if creds, err = s.Store.ListCredentials(ctx, found.ID); err != nil {
+				return Ceremony{}, err
+			}
+			u = &found
+		} else if err != nil && !errors.Is(err, directory.ErrUnknownUser) {
+			return Ceremony{}, err
+		}
+	}
+	opts, state, err := s.RP.BeginLogin(u, creds)
+	if err != nil {
+		return Ceremony{}, err
+	}
+	c := store.Challenge{ID: store.NewID(), Kind: "login", Data: state, ExpiresAt: s.Now().Add(s.ChallengeTTL)}
+	if u != nil && len(creds) > 0 {
+		c.UserID = u.ID
+	}
+	if err := s.Store.PutChallenge(ctx, c); err != nil {
+		return Ceremony{}, err
+	}
+	return Ceremony{ID: c.ID, Options: opts}, nil
+}
+
+// takeChallenge consumes a ceremony: whatever happens next, it cannot be
+// used again.
+func (s *Service) takeChallenge(ctx context.Context, id, kind string) (store.Challenge, error) {
+	if id == "" || len(id) > 64 {
+		return store.Challenge{}, ErrChallengeUnknown
+	}
+	c, err := s.Store.TakeChallenge(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, ErrChallengeUnknown.WithDetail("ceremony %q not found (replayed or never issued)", id)
+	} else if err != nil {
+		return c, err
+	}
+	if c.Kind != kind {
+		return c, ErrChallengeUnknown.WithDetail("ceremony %q is a %s, not a %s", id, c.Kind, kind)
+	}
+	if !s.Now().Before(c.ExpiresAt) {
+		return c, ErrChallengeExpired.WithDetail("ceremony expired at %s", c.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return c, nil
+}
+
+// FinishSignIn verifies a passkey response and creates a session. Every
+// outcome is written to the sign-in log.
+func (s *Service) FinishSignIn(ctx context.Context, ceremonyID string, response []byte, meta Meta) (Result, error) {
+	ev := store.SignInEvent{Method: "passkey", IP: meta.IP, UserAgent: meta.UserAgent}
+	res, err := s.finishSignIn(ctx, ceremonyID, response, meta, &ev)
+	s.record(ctx, &ev, err)
+	return res, err
+}
+
+func (s *Service) finishSignIn(ctx context.Context, ceremonyID string, response []byte, meta Meta, ev *store.SignInEvent) (Result, error) {
+	ch, err := s.takeChallenge(ctx, ceremonyID, "login")
+	if err != nil {
+		return Result{}, err
+	}
+	a, err := s.RP.ParseAssertion(response)
+	if err != nil {
+		return Result{}, err
+	}
+	cred, err := s.Store.GetCredentialByCredentialID(ctx, a.CredentialID())
+	if errors.Is(err, store.ErrNotFound) {
+		return Result{}, passkey.ErrUnknownCredential.WithDetail("credential id %s", base64.RawURLEncoding.EncodeToString(a.CredentialID()))
+	} else if err != nil {
+		return Result{}, err
+	}
+	describeCredential(ev, cred)
+	u, err := s.Store.GetUser(ctx, cred.UserID)
+	if err != nil {
+		return Result{}, err
+	}
+	ev.UserID, ev.Username = u.ID, u.Username
+	if u.Disabled {
+		return Result{}, ErrUserDisabled
+	}
+	if ch.UserID != "" && ch.UserID != u.ID {
+		return Result{}, passkey.ErrUserHandleMismatch.WithDetail("ceremony began for user %s", ch.UserID)
+	}
+	used, err := s.RP.FinishLogin(u, cred, ch.Data, a)
+	if err != nil {
+		return Result{}, err
+	}
+	now := s.Now()
+	err = s.Store.RecordCredentialUse(ctx, cred.ID, store.CredentialUse{SignCount: used.SignCount, BackupState: used.BackupState, UsedAt: now})
+	if errors.Is(err, store.ErrConflict) {
+		return Result{}, passkey.ErrCounterRegression.WithDetail("counter %d not above stored value (concurrent use)", used.SignCount)
+	} else if err != nil {
+		return Result{}, err
+	}
+	cred.BackupState = used.BackupState
+	describeCredential(ev, cred)
+	return s.newSession(ctx, u, []string{"passkey"}, cred.ID, time.Time{}, meta)
+}
+
+func describeCredential(ev *store.SignInEvent, c store.Credential) {
+	ev.CredentialID = c.ID
+	ev.AAGUID = passkey.FormatAAGUID(c.AAGUID)
+	ev.Model = passkey.ModelName(c.AAGUID)
+	ev.PasskeyType = string(passkey.Classify(c.BackupEligible, c.BackupState))
+}
+
+// SignInWithTAP signs a user in with a temporary access pass, so they can
+// register a passkey (first day, or after losing a device).
+func (s *Service) SignInWithTAP(ctx context.Context, username, pass string, meta Meta) (Result, error) {
+	ev := store.SignInEvent{Method: "tap", IP: meta.IP, UserAgent: meta.UserAgent}
+	res, err := s.signInWithTAP(ctx, username, pass, meta, &ev)
+	s.record(ctx, &ev, err)
+	return res, err
+}
+
+func (s *Service) signInWithTAP(ctx context.Context, username, pass string, meta Meta, ev *store.SignInEvent) (Result, error) {
+	name, err := directory.NormalizeUsername(username)
+	if err != nil {
+		return Result{}, methods.ErrTAPInvalid.WithDetail("malformed username")
+	}
+	ev.Username = name
+	var up *store.User
+	u, err := s.Dir.User(ctx, name)
+	if err == nil {
+		up = &u
+		ev.UserID = u.ID
+	} else if !errors.Is(err, directory.ErrUnknownUser) {
+		return Result{}, err
+	}
+	if len(pass) > 128 {
+		return Result{}, methods.ErrTAPInvalid.WithDetail("oversized pass")
+	}
+	tap, err := s.TAPs.Verify(ctx, name, up, pass, meta.IP)
+	if err != nil {
+		return Result{}, err
+	}
+	if u.Disabled {
+		return Result{}, ErrUserDisabled
+	}
+	// A session made with a pass ends when the pass does.
+	return s.newSession(ctx, u, []string{"tap"}, "", tap.ExpiresAt, meta)
+}
+
+// record writes the sign-in log entry for an attempt.
+func (s *Service) record(ctx context.Context, ev *store.SignInEvent, err error) {
+	ev.Time = s.Now()
+	ev.Result = store.ResultSuccess
+	if err != nil {
+		p := problem.As(err)
+		ev.Result, ev.Reason, ev.Detail = store.ResultFailure, p.Code, p.Detail
+		ev.Phishing = p.Code == passkey.ErrOriginMismatch.Code || p.Code == passkey.ErrRPIDMismatch.Code
+		level := slog.LevelInfo
+		if ev.Phishing {
+			level = slog.LevelWarn
+		}
+		if p.Code == "internal" {
+			level = slog.LevelError
+			ev.Detail = p.Error()
+		}
+		s.Log.Log(ctx, level, "sign-in refused", "method", ev.Method, "user", ev.Username, "reason", p.Code,
+			"detail", ev.Detail, "ip", ev.IP, "possible_phishing", ev.Phishing)
+	}
+	if _, werr := s.Store.AppendSignIn(ctx, *ev); werr != nil {
+		s.Log.ErrorContext(ctx, "sign-in log write failed", "err", werr)
+	}
+}
+
+// newSession creates a session with a fresh random token: a new ID at
+// every sign-in, so a token planted before sign-in is worthless after it.
+func (s *Service) newSession(ctx context.Context, u store.User, methods []string, credID string, notAfter time.Time, meta Meta) (Result, error) {
+	now := s.Now()
+	token := newToken()
+	sess := store.Session{
+		TokenHash: HashToken(token), UserID: u.ID, Methods: methods, CredentialID: credID,
+		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.SessionMax),
+		IP: meta.IP, UserAgent: truncate(meta.UserAgent, 512),
+	}
+	if !notAfter.IsZero() && notAfter.Before(sess.ExpiresAt) {
+		sess.ExpiresAt = notAfter
+	}
+	if err := s.Store.CreateSession(ctx, sess); err != nil {
+		return Result{}, err
+	}
+	return Result{Token: token, Session: sess, User: u}, nil
+}
+
+func newToken() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("sesame: no randomness: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// HashToken is how session tokens are stored.
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// touchEvery limits session writes: last-seen only moves when it is older
+// than this, which is far below any sensible idle timeout.
+const touchEvery = time.Minute
+
+// Authenticate returns the live session and user for a cookie value, or
+// ErrNoSession. Idle and absolute timeouts are enforced here.
+func (s *Service) Authenticate(ctx context.Context, token string) (store.Session, store.User, error) {
+	if token == "" || len(token) > 100 {
+		return store.Session{}, store.User{}, ErrNoSession
+	}
+	hash := HashToken(token)
+	sess, err := s.Store.GetSession(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return sess, store.User{}, ErrNoSession
+	} else if err != nil {
+		return sess, store.User{}, err
+	}
+	now := s.Now()
+	if !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(s.SessionIdle)) {
+		_ = s.Store.DeleteSession(ctx, hash)
+		return sess, store.User{}, ErrNoSession.WithDetail("session timed out")
+	}
+	u, err := s.Store.GetUser(ctx, sess.UserID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
+		_ = s.Store.DeleteSession(ctx, hash)
+		return sess, u, ErrNoSession.WithDetail("user gone or disabled")
+	} else if err != nil {
+		return sess, u, err
+	}
+	if now.Sub(sess.LastSeenAt) >= touchEvery {
+		if err := s.Store.TouchSession(ctx, hash, now); err != nil {
+			return sess, u, err
+		}
+		sess.LastSeenAt = now
+	}
+	return sess, u, nil
+}
+
+// SignOut ends a session.
+func (s *Service) SignOut(ctx context.Context, token string) error {
+	if token == "" {
+		return nil
+	}
+	return s.Store.DeleteSession(ctx, HashToken(token))
+}

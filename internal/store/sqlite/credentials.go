@@ -1,0 +1,150 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// Passkeys and temporary access passes.
+
+const credentialColumns = `id, user_id, credential_id, public_key, algorithm, aaguid,
+	attestation_format, attestation_trust, transports, sign_count, backup_eligible,
+	backup_state, name, created_at, last_used_at`
+
+func scanCredential(row scanner) (store.Credential, error) {
+	var c store.Credential
+	var transports string
+	var signCount, created int64
+	var lastUsed sql.NullInt64
+	err := row.Scan(&c.ID, &c.UserID, &c.CredentialID, &c.PublicKey, &c.Algorithm, &c.AAGUID,
+		&c.AttestationFormat, &c.AttestationTrust, &transports, &signCount, &c.BackupEligible,
+		&c.BackupState, &c.Name, &created, &lastUsed)
+	if err != nil {
+		return store.Credential{}, mapErr(err)
+	}
+	if c.Transports, err = decodeList(transports); err != nil {
+		return store.Credential{}, err
+	}
+	c.SignCount = uint32(signCount)
+	c.CreatedAt, c.LastUsedAt = fromMillis(created), fromNullMillis(lastUsed)
+	return c, nil
+}
+
+func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
+	_, err := s.write.ExecContext(ctx, `
+		INSERT INTO credentials (`+credentialColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.UserID, blob(c.CredentialID), blob(c.PublicKey), c.Algorithm, blob(c.AAGUID),
+		c.AttestationFormat, c.AttestationTrust, encodeList(c.Transports), int64(c.SignCount), c.BackupEligible,
+		c.BackupState, c.Name, millis(c.CreatedAt), millisOrNull(c.LastUsedAt))
+	return mapErr(err)
+}
+
+func (s *Store) GetCredential(ctx context.Context, id string) (store.Credential, error) {
+	return scanCredential(s.read.QueryRowContext(ctx,
+		`SELECT `+credentialColumns+` FROM credentials WHERE id = ?`, id))
+}
+
+func (s *Store) GetCredentialByCredentialID(ctx context.Context, credentialID []byte) (store.Credential, error) {
+	return scanCredential(s.read.QueryRowContext(ctx,
+		`SELECT `+credentialColumns+` FROM credentials WHERE credential_id = ?`, blob(credentialID)))
+}
+
+// ListCredentials orders by creation time, then by insertion for equal times.
+func (s *Store) ListCredentials(ctx context.Context, userID string) ([]store.Credential, error) {
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT `+credentialColumns+` FROM credentials
+		WHERE user_id = ?
+		ORDER BY created_at, rowid`, userID)
+	return collect(rows, err, scanCredential)
+}
+
+// RecordCredentialUse is one conditional UPDATE, so of two racing sign-ins
+// presenting the same counter only the first to take the write lock passes.
+func (s *Store) RecordCredentialUse(ctx context.Context, id string, use store.CredentialUse) error {
+	res, err := s.write.ExecContext(ctx, `
+		UPDATE credentials
+		SET sign_count = ?1, backup_state = ?2, last_used_at = ?3
+		WHERE id = ?4 AND (?1 = 0 OR sign_count < ?1)`,
+		int64(use.SignCount), use.BackupState, millisOrNull(use.UsedAt), id)
+	if err := mustAffect(res, err); !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	// Nothing changed: tell a missing credential from a counter that did not
+	// move forward.
+	var one int
+	err = s.read.QueryRowContext(ctx, `SELECT 1 FROM credentials WHERE id = ?`, id).Scan(&one)
+	if err != nil {
+		return mapErr(err)
+	}
+	return store.ErrConflict
+}
+
+func (s *Store) RenameCredential(ctx context.Context, id, name string) error {
+	return mustAffect(s.write.ExecContext(ctx, `UPDATE credentials SET name = ? WHERE id = ?`, name, id))
+}
+
+// DeleteCredential ends the sessions created with it by cascade
+// (sessions.credential_id).
+func (s *Store) DeleteCredential(ctx context.Context, id string) error {
+	return mustAffect(s.write.ExecContext(ctx, `DELETE FROM credentials WHERE id = ?`, id))
+}
+
+const tapColumns = `user_id, hash, one_time, created_by, created_at, starts_at, expires_at, used_at`
+
+func scanTAP(row scanner) (store.TAP, error) {
+	var t store.TAP
+	var created, starts, expires int64
+	var used sql.NullInt64
+	err := row.Scan(&t.UserID, &t.Hash, &t.OneTime, &t.CreatedBy, &created, &starts, &expires, &used)
+	if err != nil {
+		return store.TAP{}, mapErr(err)
+	}
+	t.CreatedAt, t.StartsAt, t.ExpiresAt = fromMillis(created), fromMillis(starts), fromMillis(expires)
+	t.UsedAt = fromNullMillis(used)
+	return t, nil
+}
+
+// PutTAP replaces any pass the user had; an unknown user is ErrNotFound.
+func (s *Store) PutTAP(ctx context.Context, t store.TAP) error {
+	_, err := s.write.ExecContext(ctx, `
+		INSERT INTO taps (`+tapColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET
+			hash = excluded.hash,
+			one_time = excluded.one_time,
+			created_by = excluded.created_by,
+			created_at = excluded.created_at,
+			starts_at = excluded.starts_at,
+			expires_at = excluded.expires_at,
+			used_at = excluded.used_at`,
+		t.UserID, blob(t.Hash), t.OneTime, t.CreatedBy, millis(t.CreatedAt),
+		millis(t.StartsAt), millis(t.ExpiresAt), millisOrNull(t.UsedAt))
+	return mapErr(err)
+}
+
+func (s *Store) GetTAP(ctx context.Context, userID string) (store.TAP, error) {
+	return scanTAP(s.read.QueryRowContext(ctx, `SELECT `+tapColumns+` FROM taps WHERE user_id = ?`, userID))
+}
+
+// UseTAP checks and marks the pass in one statement: the validity rules are
+// in the WHERE clause, so a one-time pass matches for exactly one caller.
+// The hash is a keyed hash of the secret, so comparing it in SQL reveals
+// nothing useful through timing.
+func (s *Store) UseTAP(ctx context.Context, userID string, hash []byte, now time.Time) (store.TAP, error) {
+	return scanTAP(s.write.QueryRowContext(ctx, `
+		UPDATE taps SET used_at = ?3
+		WHERE user_id = ?1 AND hash = ?2
+			AND starts_at <= ?3 AND ?3 < expires_at
+			AND (NOT one_time OR used_at IS NULL)
+		RETURNING `+tapColumns,
+		userID, blob(hash), millis(now)))
+}
+
+func (s *Store) DeleteTAP(ctx context.Context, userID string) error {
+	return mustAffect(s.write.ExecContext(ctx, `DELETE FROM taps WHERE user_id = ?`, userID))
+}

@@ -1,0 +1,134 @@
+package sqlite
+
+import (
+	"context"
+
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// Users and groups.
+
+const userColumns = `id, username, email, display_name, disabled, admin, created_at, updated_at`
+
+func scanUser(row scanner) (store.User, error) {
+	var u store.User
+	var created, updated int64
+	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.DisplayName, &u.Disabled, &u.Admin, &created, &updated)
+	if err != nil {
+		return store.User{}, mapErr(err)
+	}
+	u.CreatedAt, u.UpdatedAt = fromMillis(created), fromMillis(updated)
+	return u, nil
+}
+
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	_, err := s.write.ExecContext(ctx, `
+		INSERT INTO users (`+userColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Username, u.Email, u.DisplayName, u.Disabled, u.Admin, millis(u.CreatedAt), millis(u.UpdatedAt))
+	return mapErr(err)
+}
+
+func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
+	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+}
+
+func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
+	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+}
+
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
+	return collect(rows, err, scanUser)
+}
+
+func (s *Store) CountUsers(ctx context.Context, adminsOnly bool) (int, error) {
+	query := `SELECT count(*) FROM users`
+	if adminsOnly {
+		query += ` WHERE admin`
+	}
+	var n int
+	err := s.read.QueryRowContext(ctx, query).Scan(&n)
+	return n, err
+}
+
+// UpdateUser changes everything but the ID and CreatedAt.
+func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
+	return mustAffect(s.write.ExecContext(ctx, `
+		UPDATE users
+		SET username = ?, email = ?, display_name = ?, disabled = ?, admin = ?, updated_at = ?
+		WHERE id = ?`,
+		u.Username, u.Email, u.DisplayName, u.Disabled, u.Admin, millis(u.UpdatedAt), u.ID))
+}
+
+// DeleteUser relies on ON DELETE CASCADE for credentials, the TAP, sessions
+// and memberships, so they go in the same statement.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return mustAffect(s.write.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id))
+}
+
+const groupColumns = `id, name, description, created_at`
+
+func scanGroup(row scanner) (store.Group, error) {
+	var g store.Group
+	var created int64
+	if err := row.Scan(&g.ID, &g.Name, &g.Description, &created); err != nil {
+		return store.Group{}, mapErr(err)
+	}
+	g.CreatedAt = fromMillis(created)
+	return g, nil
+}
+
+func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
+	_, err := s.write.ExecContext(ctx, `
+		INSERT INTO groups (`+groupColumns+`) VALUES (?, ?, ?, ?)`,
+		g.ID, g.Name, g.Description, millis(g.CreatedAt))
+	return mapErr(err)
+}
+
+func (s *Store) GetGroupByName(ctx context.Context, name string) (store.Group, error) {
+	return scanGroup(s.read.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM groups WHERE name = ?`, name))
+}
+
+func (s *Store) ListGroups(ctx context.Context) ([]store.Group, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+groupColumns+` FROM groups ORDER BY name`)
+	return collect(rows, err, scanGroup)
+}
+
+// DeleteGroup removes its memberships by cascade.
+func (s *Store) DeleteGroup(ctx context.Context, id string) error {
+	return mustAffect(s.write.ExecContext(ctx, `DELETE FROM groups WHERE id = ?`, id))
+}
+
+// AddMember is idempotent; an unknown group or user fails the foreign key
+// and reads as ErrNotFound.
+func (s *Store) AddMember(ctx context.Context, groupID, userID string) error {
+	_, err := s.write.ExecContext(ctx, `
+		INSERT INTO group_members (group_id, user_id) VALUES (?, ?)
+		ON CONFLICT DO NOTHING`,
+		groupID, userID)
+	return mapErr(err)
+}
+
+func (s *Store) RemoveMember(ctx context.Context, groupID, userID string) error {
+	_, err := s.write.ExecContext(ctx, `DELETE FROM group_members WHERE group_id = ? AND user_id = ?`, groupID, userID)
+	return mapErr(err)
+}
+
+func (s *Store) ListMembers(ctx context.Context, groupID string) ([]store.User, error) {
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT `+prefixed("u", userColumns)+`
+		FROM group_members m JOIN users u ON u.id = m.user_id
+		WHERE m.group_id = ?
+		ORDER BY u.username`, groupID)
+	return collect(rows, err, scanUser)
+}
+
+func (s *Store) ListUserGroups(ctx context.Context, userID string) ([]store.Group, error) {
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT `+prefixed("g", groupColumns)+`
+		FROM group_members m JOIN groups g ON g.id = m.group_id
+		WHERE m.user_id = ?
+		ORDER BY g.name`, userID)
+	return collect(rows, err, scanGroup)
+}

@@ -1,0 +1,291 @@
+// Package sqlite implements store.Store on one SQLite database file, with
+// modernc.org/sqlite (pure Go, no cgo).
+//
+// The file runs in WAL mode so readers never wait for the writer. SQLite
+// allows one writer at a time per file, so the Store keeps one connection for
+// writes and a pool for reads: writers of this process queue in Go (cheap)
+// instead of spinning in SQLite's busy handler, and the busy timeout is left
+// to settle contention with other processes (the CLI next to the server)
+// that open the same file.
+//
+// Times are kept as Unix milliseconds in UTC: a time read back is the time
+// written, truncated to the millisecond, in UTC. A zero time.Time reads back
+// as zero.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// busyTimeoutMillis bounds how long a statement waits for another process's
+// write lock before failing with SQLITE_BUSY. Writes are small, so waiting
+// this long means something is wrong (a stuck process), not that we are busy.
+const busyTimeoutMillis = 10_000
+
+// Store is a store.Store on one SQLite file. It is safe for concurrent use,
+// and several Stores (in this or other processes) may share one file.
+type Store struct {
+	path  string
+	write *sql.DB // exactly one connection, BEGIN IMMEDIATE
+	read  *sql.DB // read-only pool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path and brings its
+// schema up to date. The directory must exist.
+func Open(ctx context.Context, path string) (*Store, error) {
+	// The driver takes everything after '?' as its parameters, and an
+	// in-memory database would differ between our two pools.
+	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") || path == ":memory:" {
+		return nil, fmt.Errorf("sqlite: unsupported database path %q: want a plain file path", path)
+	}
+
+	write, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, write); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
+
+	read, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	// Reads are CPU-bound in a pure-Go SQLite; a few more connections than
+	// cores covers the ones waiting on disk. Keep them all idle rather than
+	// reopening (each open re-reads the schema).
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	read.SetConnMaxLifetime(0)
+	read.SetConnMaxIdleTime(0)
+	if err := read.PingContext(ctx); err != nil {
+		read.Close()
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return &Store{path: path, write: write, read: read}, nil
+}
+
+// dsn builds the driver's connection string. Every connection needs
+// foreign_keys (the schema relies on cascades) and busy_timeout (other
+// processes); only the writer sets the journal mode, which is stored in the
+// file. synchronous=NORMAL is durable against application crashes and, in
+// WAL mode, loses at most the last transactions on power loss, which is the
+// usual trade for doing thousands of small writes a second.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	if readOnly {
+		// A bug that writes through the read pool would bypass the single
+		// writer and meet SQLITE_BUSY; make it fail loudly instead.
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		// Transactions take the write lock when they begin, so they wait in
+		// the busy handler rather than fail when upgrading later.
+		q.Set("_txlock", "immediate")
+	}
+	return path + "?" + q.Encode()
+}
+
+// migrate applies the embedded migrations. Two processes opening a new file
+// at the same moment can both decide to apply the same migration; each
+// migration runs in its own BEGIN IMMEDIATE transaction, so the loser fails
+// and rolls back, and on retry finds the migration applied.
+func migrate(ctx context.Context, db *sql.DB) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithVerbose(false),
+	)
+	if err != nil {
+		return err
+	}
+	const attempts = 5
+	for i := 1; ; i++ {
+		_, err = p.Up(ctx)
+		if err == nil || i == attempts || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(i) * 50 * time.Millisecond):
+		}
+	}
+}
+
+// Close closes the database. Run PRAGMA optimize first, as SQLite
+// recommends for long-lived connections, so the planner's statistics stay
+// current.
+func (s *Store) Close() error {
+	_, _ = s.write.Exec("PRAGMA optimize")
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// Backup writes a consistent copy of the database to destPath, which must
+// not exist yet. It does not block writers for long: VACUUM INTO reads one
+// snapshot of the WAL database.
+func (s *Store) Backup(ctx context.Context, destPath string) error {
+	_, err := s.read.ExecContext(ctx, "VACUUM INTO ?", destPath)
+	if err != nil {
+		return fmt.Errorf("sqlite: backup to %s: %w", destPath, err)
+	}
+	return nil
+}
+
+// --- errors and value conversions ---
+
+// mapErr turns driver errors into the store's errors. A unique or
+// primary-key violation is a conflict; a foreign-key violation means the
+// user, group or credential referred to does not exist.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %w", store.ErrConflict, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: %w", store.ErrNotFound, err)
+		}
+	}
+	return err
+}
+
+// mustAffect reports ErrNotFound when a statement addressed at one record
+// changed nothing.
+func mustAffect(res sql.Result, err error) error {
+	if err != nil {
+		return mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+// millisOrNull stores the zero time as NULL, for "not yet" columns.
+func millisOrNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func fromNullMillis(ms sql.NullInt64) time.Time {
+	if !ms.Valid {
+		return time.Time{}
+	}
+	return fromMillis(ms.Int64)
+}
+
+// blob keeps NOT NULL BLOB columns happy: the driver binds a nil slice as
+// NULL.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// Lists are JSON arrays; nil and empty both read back as nil.
+func encodeList(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(l) // []string cannot fail
+	return string(b)
+}
+
+func decodeList(s string) ([]string, error) {
+	var l []string
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		return nil, fmt.Errorf("sqlite: bad list %q: %w", s, err)
+	}
+	if len(l) == 0 {
+		return nil, nil
+	}
+	return l, nil
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+// collect scans every row with scan.
+func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// prefixed qualifies each column of a column list with a table alias.
+func prefixed(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}

@@ -1,0 +1,254 @@
+// Package store defines Sesame's persistent records and the storage interface
+// every backend implements. The records are plain values with no behaviour:
+// decision logic lives in the domain packages (passkey, methods, signin, ...),
+// which take and return these values. Backends live in sub-packages (sqlite,
+// postgres) and must all pass the conformance suite in storetest, so a
+// behaviour promised here is a behaviour promised by every backend.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns for the same situations, so callers can use
+// errors.Is without knowing which database is underneath.
+var (
+	// ErrNotFound: no record matches (or it is no longer usable, for the
+	// single-use operations such as TakeChallenge and UseTAP).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a uniqueness rule or a compare-and-set condition failed.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// NewID returns a random, URL-safe, opaque identifier (128 bits). It is the
+// one ID generator of Sesame: users, groups, credentials, challenges.
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("sesame: no randomness: " + err.Error())
+	}
+	return idEncoding.EncodeToString(b[:])
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// User is a person in the directory.
+type User struct {
+	ID          string // stable, opaque; also the WebAuthn user handle and later the OIDC "sub"
+	Username    string // unique, stored lower-case
+	Email       string // unique when set, stored lower-case
+	DisplayName string
+	Disabled    bool
+	Admin       bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Group is a named set of users (no nesting).
+type Group struct {
+	ID          string
+	Name        string // unique
+	Description string
+	CreatedAt   time.Time
+}
+
+// Credential is a registered passkey.
+type Credential struct {
+	ID                string // Sesame's own ID, used in URLs and logs
+	UserID            string
+	CredentialID      []byte // the WebAuthn credential ID, unique across users
+	PublicKey         []byte // COSE_Key
+	Algorithm         int64  // COSE algorithm identifier (-7 ES256, -8 EdDSA, -257 RS256)
+	AAGUID            []byte // 16 bytes; all zero when the authenticator does not say
+	AttestationFormat string // "none", "packed", "tpm", ...
+	AttestationTrust  string // "none", "self", "basic", "attca", ... as verified at registration
+	Transports        []string
+	SignCount         uint32
+	BackupEligible    bool // BE flag at registration; cannot change afterwards
+	BackupState       bool // BS flag as last seen; the passkey is synced while true
+	Name              string
+	CreatedAt         time.Time
+	LastUsedAt        time.Time // zero when never used to sign in
+}
+
+// CredentialUse is what a successful sign-in changes on a credential.
+type CredentialUse struct {
+	SignCount   uint32
+	BackupState bool
+	UsedAt      time.Time
+}
+
+// TAP is a temporary access pass. Only a keyed hash of the pass is kept.
+type TAP struct {
+	UserID    string
+	Hash      []byte
+	OneTime   bool
+	CreatedBy string // user ID of the admin, or "cli"
+	CreatedAt time.Time
+	StartsAt  time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero until first used
+}
+
+// Challenge is the server side of a WebAuthn ceremony in progress. It is
+// shared through the store (not process memory) so that a ceremony begun on
+// one instance can finish on another, and consumed exactly once.
+type Challenge struct {
+	ID        string
+	Kind      string // "login" or "register"
+	UserID    string // set for registrations and username-first sign-ins
+	Data      []byte // the ceremony state (go-webauthn SessionData as JSON)
+	ExpiresAt time.Time
+}
+
+// Session is a signed-in browser. Only a hash of the cookie value is stored,
+// so a copy of the database does not let anyone take over a session.
+type Session struct {
+	TokenHash    []byte
+	UserID       string
+	Methods      []string // how the user proved who they are: "passkey", "tap", "setup", ...
+	CredentialID string   // Sesame credential ID used, when a passkey was used
+	AuthTime     time.Time
+	CreatedAt    time.Time
+	LastSeenAt   time.Time
+	ExpiresAt    time.Time // absolute expiry
+	IP           string
+	UserAgent    string
+}
+
+// Sign-in results.
+const (
+	ResultSuccess = "success"
+	ResultFailure = "failure"
+)
+
+// SignInEvent is one record of the append-only sign-in log.
+type SignInEvent struct {
+	ID           int64 // assigned by the store, increasing
+	Time         time.Time
+	UserID       string // empty when the user could not be identified
+	Username     string
+	IP           string
+	UserAgent    string
+	App          string // the app signed in to, empty for Sesame itself
+	Method       string // "passkey", "tap", "setup"
+	Result       string // ResultSuccess or ResultFailure
+	Reason       string // machine-readable failure reason, e.g. "origin_mismatch"
+	Detail       string // operator detail; never secrets
+	CredentialID string
+	AAGUID       string
+	Model        string
+	PasskeyType  string // "synced", "device-bound" or empty
+	Phishing     bool   // the response was made for another origin or RP ID
+}
+
+// SignInFilter selects sign-in records, newest first.
+type SignInFilter struct {
+	UserID string
+	Result string
+	Since  time.Time
+	Until  time.Time
+	Limit  int // 0 means the backend's default (100)
+}
+
+// AuditEvent is one record of the append-only audit log: who changed what.
+type AuditEvent struct {
+	ID     int64
+	Time   time.Time
+	Actor  string // username of the admin, "cli", or "system"
+	Action string // e.g. "user.create", "passkey.revoke", "tap.issue"
+	Target string // e.g. the username or credential ID concerned
+	Detail string // JSON or text with before/after; never secrets
+}
+
+// Store is everything Sesame keeps. Implementations must be safe for
+// concurrent use by many goroutines and by many processes sharing the same
+// database.
+type Store interface {
+	// Users. Usernames and emails are unique (case-insensitively; callers
+	// pass them lower-cased). DeleteUser removes the user's credentials,
+	// TAP, sessions and memberships; sign-in and audit records stay.
+	CreateUser(ctx context.Context, u User) error
+	GetUser(ctx context.Context, id string) (User, error)
+	GetUserByUsername(ctx context.Context, username string) (User, error)
+	ListUsers(ctx context.Context) ([]User, error) // ordered by username
+	CountUsers(ctx context.Context, adminsOnly bool) (int, error)
+	UpdateUser(ctx context.Context, u User) error // by ID; all mutable fields
+	DeleteUser(ctx context.Context, id string) error
+
+	// Groups. Names are unique. Membership operations are idempotent.
+	CreateGroup(ctx context.Context, g Group) error
+	GetGroupByName(ctx context.Context, name string) (Group, error)
+	ListGroups(ctx context.Context) ([]Group, error) // ordered by name
+	DeleteGroup(ctx context.Context, id string) error
+	AddMember(ctx context.Context, groupID, userID string) error
+	RemoveMember(ctx context.Context, groupID, userID string) error
+	ListMembers(ctx context.Context, groupID string) ([]User, error)    // ordered by username
+	ListUserGroups(ctx context.Context, userID string) ([]Group, error) // ordered by name
+
+	// Credentials. CredentialID is unique across all users (ErrConflict).
+	CreateCredential(ctx context.Context, c Credential) error
+	GetCredential(ctx context.Context, id string) (Credential, error)
+	GetCredentialByCredentialID(ctx context.Context, credentialID []byte) (Credential, error)
+	ListCredentials(ctx context.Context, userID string) ([]Credential, error) // ordered by creation
+	// RecordCredentialUse stores the outcome of a sign-in. It is a
+	// compare-and-set on the counter: when use.SignCount is non-zero it must
+	// be greater than the stored count, otherwise ErrConflict and nothing
+	// changes, so two racing sign-ins with a cloned key cannot both pass.
+	RecordCredentialUse(ctx context.Context, id string, use CredentialUse) error
+	RenameCredential(ctx context.Context, id, name string) error
+	// DeleteCredential also ends the sessions created with it.
+	DeleteCredential(ctx context.Context, id string) error
+
+	// Temporary access passes: at most one per user; PutTAP replaces it.
+	PutTAP(ctx context.Context, t TAP) error
+	GetTAP(ctx context.Context, userID string) (TAP, error)
+	// UseTAP marks the user's TAP with this hash as used at now, atomically.
+	// It fails with ErrNotFound when there is no such TAP, it has not
+	// started, has expired, or is one-time and already used; so of two
+	// concurrent uses of a one-time pass exactly one succeeds.
+	UseTAP(ctx context.Context, userID string, hash []byte, now time.Time) (TAP, error)
+	DeleteTAP(ctx context.Context, userID string) error
+
+	// Ceremony challenges. TakeChallenge deletes and returns the challenge
+	// whatever its expiry (the caller decides what an expired one means);
+	// a second take of the same ID gets ErrNotFound.
+	PutChallenge(ctx context.Context, c Challenge) error
+	TakeChallenge(ctx context.Context, id string) (Challenge, error)
+	DeleteExpiredChallenges(ctx context.Context, now time.Time) (int, error)
+
+	// Sessions, keyed by the hash of the cookie value.
+	CreateSession(ctx context.Context, s Session) error
+	GetSession(ctx context.Context, tokenHash []byte) (Session, error)
+	TouchSession(ctx context.Context, tokenHash []byte, now time.Time) error
+	DeleteSession(ctx context.Context, tokenHash []byte) error
+	DeleteUserSessions(ctx context.Context, userID string) error
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+
+	// Append-only logs. No method edits or deletes a record.
+	AppendSignIn(ctx context.Context, e SignInEvent) (int64, error)
+	ListSignIns(ctx context.Context, f SignInFilter) ([]SignInEvent, error)
+	AppendAudit(ctx context.Context, e AuditEvent) (int64, error)
+	ListAudit(ctx context.Context, limit int) ([]AuditEvent, error) // newest first
+
+	// CountHit adds one hit to the counter named key and returns the number
+	// of hits in the current fixed window (including this one). A window
+	// starts at the first hit and lasts `window`; after it the count starts
+	// again at 1. The increment and read are one atomic step, so parallel
+	// requests cannot slip past a limit.
+	CountHit(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
+	ResetHits(ctx context.Context, key string) error
+
+	// Settings: small named values (setup token hash, policies later).
+	GetSetting(ctx context.Context, key string) ([]byte, error)
+	PutSetting(ctx context.Context, key string, value []byte) error
+	// DeleteSettingIf deletes key only when its value equals value, and
+	// reports whether it did: a compare-and-delete for single-use tokens.
+	DeleteSettingIf(ctx context.Context, key string, value []byte) (bool, error)
+
+	Close() error
+}

@@ -1,0 +1,176 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/sesame-idp/sesame/internal/audit"
+	"github.com/sesame-idp/sesame/internal/passkey"
+	"github.com/sesame-idp/sesame/internal/problem"
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// passkeyView is a passkey as people read it.
+type passkeyView struct {
+	ID, Name, Model, AAGUID, Type, TypeLabel string
+	Created, LastUsed                        time.Time
+	Attestation                              string
+	Transports                               []string
+}
+
+func viewPasskeys(creds []store.Credential) []passkeyView {
+	out := make([]passkeyView, 0, len(creds))
+	for _, c := range creds {
+		k := passkey.Classify(c.BackupEligible, c.BackupState)
+		out = append(out, passkeyView{
+			ID: c.ID, Name: c.Name, Model: passkey.ModelName(c.AAGUID), AAGUID: passkey.FormatAAGUID(c.AAGUID),
+			Type: string(k), TypeLabel: k.Label(), Created: c.CreatedAt, LastUsed: c.LastUsedAt,
+			Attestation: c.AttestationFormat, Transports: c.Transports,
+		})
+	}
+	return out
+}
+
+// resilienceAdvice explains, in passkey words, when an account is one lost
+// device away from a lock-out.
+func resilienceAdvice(creds []store.Credential) string {
+	switch {
+	case len(creds) == 0:
+		return "You have no passkey yet. Add one now: you will use it to sign in."
+	case len(creds) == 1:
+		return "You have only one passkey. Add a second one (for example on your phone, or a security key) so that losing a device does not lock you out."
+	}
+	for _, c := range creds {
+		if passkey.Classify(c.BackupEligible, c.BackupState) == passkey.KindSynced {
+			return ""
+		}
+	}
+	models := map[string]bool{}
+	for _, c := range creds {
+		models[passkey.FormatAAGUID(c.AAGUID)] = true
+	}
+	if len(models) == 1 {
+		return "All your passkeys are device-bound passkeys of the same kind of authenticator. Add one on another device or a security key so that losing one device does not lock you out."
+	}
+	return ""
+}
+
+func (s *Server) myPage(w http.ResponseWriter, r *http.Request) {
+	u, sess := currentUser(r), currentSession(r)
+	creds, err := s.Store.ListCredentials(r.Context(), u.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	signins, err := s.Store.ListSignIns(r.Context(), store.SignInFilter{UserID: u.ID, Limit: 20})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var tap *store.TAP
+	if t, err := s.Store.GetTAP(r.Context(), u.ID); err == nil && s.Now().Before(t.ExpiresAt) {
+		tap = &t
+	}
+	s.render(w, r, "my", map[string]any{
+		"Title":     "My security info",
+		"User":      u,
+		"Session":   sess,
+		"Passkeys":  viewPasskeys(creds),
+		"Advice":    resilienceAdvice(creds),
+		"SignIns":   signins,
+		"TAP":       tap,
+		"Welcome":   r.URL.Query().Get("welcome"),
+		"Notice":    r.URL.Query().Get("notice"),
+		"Confirm":   r.URL.Query().Get("confirm"),
+		"CurrentID": sess.CredentialID,
+	})
+}
+
+func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
+	u, sess := currentUser(r), currentSession(r)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": u.ID, "username": u.Username, "email": u.Email, "name": u.DisplayName, "admin": u.Admin,
+		"methods": sess.Methods, "auth_time": sess.AuthTime.UTC().Format(time.RFC3339),
+	})
+}
+
+func (s *Server) registerBegin(w http.ResponseWriter, r *http.Request) {
+	var req struct{}
+	if err := readJSON(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	c, err := s.SignIn.BeginRegistration(r.Context(), currentSession(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (s *Server) registerFinish(w http.ResponseWriter, r *http.Request) {
+	var req finishRequest
+	if err := readJSON(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	c, err := s.SignIn.FinishRegistration(r.Context(), currentSession(r), req.Ceremony, req.Credential, req.Name, meta(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v := viewPasskeys([]store.Credential{c})[0]
+	writeJSON(w, http.StatusOK, map[string]any{"id": v.ID, "name": v.Name, "model": v.Model, "type": v.Type})
+}
+
+func (s *Server) renamePasskey(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	u := currentUser(r)
+	if err := s.SignIn.RenamePasskey(r.Context(), audit.Actor(u.Username), u.ID, r.PathValue("id"), r.PostForm.Get("name")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/my?notice=renamed", http.StatusSeeOther)
+}
+
+var errConfirmLast = problem.New(http.StatusConflict, "confirm_last_passkey", "This is your last passkey. Confirm to remove it.")
+
+func (s *Server) deletePasskey(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	u := currentUser(r)
+	id := r.PathValue("id")
+	c, err := s.SignIn.OwnedPasskey(r.Context(), u.ID, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	creds, err := s.Store.ListCredentials(r.Context(), u.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// Removing the last passkey leaves the user unable to sign in: ask, and
+	// say what it means, before doing it.
+	if len(creds) == 1 && r.PostForm.Get("confirm") != "yes" {
+		w.WriteHeader(http.StatusConflict)
+		s.render(w, r, "confirm_delete", map[string]any{"Title": "Remove your last passkey?", "Passkey": viewPasskeys([]store.Credential{c})[0]})
+		return
+	}
+	if _, err := s.SignIn.RemovePasskey(r.Context(), audit.Actor(u.Username), u.ID, id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if currentSession(r).CredentialID == id {
+		// This session was made with the passkey just removed, and is gone.
+		s.clearCookie(w)
+		http.Redirect(w, r, "/signin?notice=session_ended", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/my?notice=removed", http.StatusSeeOther)
+}

@@ -1,0 +1,306 @@
+// Package web is Sesame's HTTP face: the sign-in pages, My security info,
+// the admin console and the small JSON endpoints the pages' scripts call.
+// Handlers are thin: parse, call the domain (signin, directory, methods),
+// render.
+package web
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/sesame-idp/sesame/internal/directory"
+	"github.com/sesame-idp/sesame/internal/methods"
+	"github.com/sesame-idp/sesame/internal/problem"
+	"github.com/sesame-idp/sesame/internal/signin"
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Limits on request bodies: a WebAuthn response is a few KB.
+const (
+	maxJSONBody = 64 << 10
+	maxFormBody = 16 << 10
+)
+
+// CookieName is the session cookie.
+const CookieName = "sesame_session"
+
+// Server serves Sesame over HTTP.
+type Server struct {
+	Store         store.Store
+	SignIn        *signin.Service
+	Dir           *directory.Service
+	TAPs          *methods.TAPs
+	Log           *slog.Logger
+	Now           func() time.Time
+	SecureCookies bool
+	// RateLimit is how many sign-in requests per second one address may
+	// make (burst 4x); 0 turns the limit off (load tests on loopback).
+	RateLimit float64
+
+	pages    *pages
+	limiters sync.Map // ip -> *rate.Limiter
+}
+
+// Handler builds the routes with all middleware.
+func (s *Server) Handler() http.Handler {
+	s.pages = loadPages()
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(staticFS, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /{$}", s.home)
+
+	// Sign-in.
+	mux.HandleFunc("GET /signin", s.signinPage)
+	mux.Handle("POST /signin/passkey/begin", s.limited(s.passkeyBegin))
+	mux.Handle("POST /signin/passkey/finish", s.limited(s.passkeyFinish))
+	mux.HandleFunc("GET /signin/tap", s.tapPage)
+	mux.Handle("POST /signin/tap", s.limited(s.tapSubmit))
+	mux.HandleFunc("POST /signout", s.signout)
+	mux.HandleFunc("GET /setup", s.setupPage)
+	mux.Handle("POST /setup", s.limited(s.setupSubmit))
+
+	// My security info.
+	mux.Handle("GET /my", s.user(s.myPage))
+	mux.Handle("POST /my/passkeys/register/begin", s.user(s.registerBegin))
+	mux.Handle("POST /my/passkeys/register/finish", s.user(s.registerFinish))
+	mux.Handle("POST /my/passkeys/{id}/rename", s.user(s.renamePasskey))
+	mux.Handle("POST /my/passkeys/{id}/delete", s.user(s.deletePasskey))
+	mux.Handle("GET /api/me", s.user(s.apiMe))
+
+	// Admin console.
+	mux.Handle("GET /admin", s.admin(s.adminHome))
+	mux.Handle("POST /admin/users", s.admin(s.adminCreateUser))
+	mux.Handle("GET /admin/users/{username}", s.admin(s.adminUser))
+	mux.Handle("POST /admin/users/{username}/disable", s.admin(s.adminSetDisabled(true)))
+	mux.Handle("POST /admin/users/{username}/enable", s.admin(s.adminSetDisabled(false)))
+	mux.Handle("POST /admin/users/{username}/tap", s.admin(s.adminIssueTAP))
+	mux.Handle("POST /admin/users/{username}/passkeys/{id}/revoke", s.admin(s.adminRevoke))
+	mux.Handle("POST /admin/groups", s.admin(s.adminCreateGroup))
+
+	csrf := http.NewCrossOriginProtection()
+	return s.recoverer(securityHeaders(csrf.Handler(mux)))
+}
+
+// securityHeaders applies the strict defaults every page gets: no inline
+// script or style, no framing, no referrer leaking sign-in URLs.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if !strings.HasPrefix(r.URL.Path, "/static/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func cacheStatic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Log.Error("panic serving request", "path", r.URL.Path, "panic", v)
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limited applies the per-address rate limit to credential checks.
+func (s *Server) limited(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.RateLimit > 0 {
+			ip := clientIP(r)
+			l, _ := s.limiters.LoadOrStore(ip, rate.NewLimiter(rate.Limit(s.RateLimit), int(4*s.RateLimit)+1))
+			if !l.(*rate.Limiter).Allow() {
+				s.fail(w, r, methods.ErrTooManyAttempts.WithDetail("per-address request rate exceeded"))
+				return
+			}
+		}
+		h(w, r)
+	})
+}
+
+type ctxKey int
+
+const (
+	sessionKey ctxKey = iota
+	userKey
+)
+
+// user requires a signed-in user; pages redirect to sign-in, JSON
+// endpoints answer 401.
+func (s *Server) user(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := r.Cookie(CookieName)
+		token := ""
+		if c != nil {
+			token = c.Value
+		}
+		sess, u, err := s.SignIn.Authenticate(r.Context(), token)
+		if err != nil {
+			if c != nil {
+				s.clearCookie(w)
+			}
+			if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/api/") {
+				http.Redirect(w, r, "/signin?return_to="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			s.fail(w, r, err)
+			return
+		}
+		ctx := context.WithValue(r.Context(), sessionKey, sess)
+		ctx = context.WithValue(ctx, userKey, u)
+		h(w, r.WithContext(ctx))
+	})
+}
+
+var errNotAdmin = problem.New(http.StatusForbidden, "not_admin", "This page is for administrators.")
+
+func (s *Server) admin(h http.HandlerFunc) http.Handler {
+	return s.user(func(w http.ResponseWriter, r *http.Request) {
+		if !currentUser(r).Admin {
+			s.fail(w, r, errNotAdmin)
+			return
+		}
+		h(w, r)
+	})
+}
+
+func currentSession(r *http.Request) store.Session { return r.Context().Value(sessionKey).(store.Session) }
+func currentUser(r *http.Request) store.User       { return r.Context().Value(userKey).(store.User) }
+
+func (s *Server) setSessionCookie(w http.ResponseWriter, res signin.Result) {
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: res.Token, Path: "/", HttpOnly: true, Secure: s.SecureCookies,
+		SameSite: http.SameSiteLaxMode, Expires: res.Session.ExpiresAt,
+	})
+}
+
+func (s *Server) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+}
+
+func meta(r *http.Request) signin.Meta {
+	return signin.Meta{IP: clientIP(r), UserAgent: r.UserAgent()}
+}
+
+// clientIP is the peer address. Sesame does not trust X-Forwarded-For
+// until a trusted-proxy setting exists, so a client cannot pick its own
+// address for the log and the rate limits.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// readJSON decodes a size-limited JSON body into v, refusing unknown
+// shapes with a clear error.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		return problem.New(http.StatusUnsupportedMediaType, "bad_content_type", "Requests must be sent as JSON.")
+	}
+	body := http.MaxBytesReader(w, r.Body, maxJSONBody)
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return problem.New(http.StatusRequestEntityTooLarge, "body_too_large", "The request is too large.")
+		}
+		return problem.BadRequest("The request could not be read: it is not valid JSON of the expected shape.").WithDetail("%v", err)
+	}
+	return nil
+}
+
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return problem.New(http.StatusRequestEntityTooLarge, "body_too_large", "The request is too large.")
+		}
+		return problem.BadRequest("The form could not be read.")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// errorBody is the JSON shape of every refusal.
+type errorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+// fail answers a refusal: JSON for script and API calls, an error page
+// otherwise. Internal errors are logged with their detail and shown as a
+// generic message.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := problem.As(err)
+	if p.Status >= 500 {
+		s.Log.Error("request failed", "path", r.URL.Path, "err", err)
+	}
+	if wantsJSON(r) {
+		writeJSON(w, p.Status, errorBody{Error: p.Message, Code: p.Code})
+		return
+	}
+	w.WriteHeader(p.Status)
+	s.render(w, r, "error", map[string]any{"Title": "Something is not right", "Message": p.Message, "Code": p.Code})
+}
+
+func wantsJSON(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") ||
+		strings.HasPrefix(r.URL.Path, "/api/") ||
+		strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+// safeReturn keeps redirects on this site: only local absolute paths.
+func safeReturn(p string) string {
+	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+		return "/my"
+	}
+	return p
+}

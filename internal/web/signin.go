@@ -1,0 +1,159 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/sesame-idp/sesame/internal/directory"
+	"github.com/sesame-idp/sesame/internal/problem"
+	"github.com/sesame-idp/sesame/internal/signin"
+)
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(CookieName); err == nil {
+		if _, _, err := s.SignIn.Authenticate(r.Context(), c.Value); err == nil {
+			http.Redirect(w, r, "/my", http.StatusSeeOther)
+			return
+		}
+	}
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, "signin", map[string]any{
+		"Title":    "Sign in",
+		"ReturnTo": safeReturn(r.URL.Query().Get("return_to")),
+		"Notice":   noticeText(r.URL.Query().Get("notice")),
+	})
+}
+
+func noticeText(code string) string {
+	switch code {
+	case "signed_out":
+		return "You are signed out."
+	case "session_ended":
+		return "Your session ended. Please sign in again."
+	}
+	return ""
+}
+
+type beginRequest struct {
+	Username string `json:"username"`
+}
+
+func (s *Server) passkeyBegin(w http.ResponseWriter, r *http.Request) {
+	var req beginRequest
+	if err := readJSON(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(req.Username) > 254 {
+		s.fail(w, r, problem.BadRequest("That username is too long."))
+		return
+	}
+	c, err := s.SignIn.BeginSignIn(r.Context(), strings.TrimSpace(req.Username))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+type finishRequest struct {
+	Ceremony   string          `json:"ceremony"`
+	Credential json.RawMessage `json:"credential"`
+	ReturnTo   string          `json:"return_to,omitempty"`
+	Name       string          `json:"name,omitempty"`
+}
+
+func (s *Server) passkeyFinish(w http.ResponseWriter, r *http.Request) {
+	var req finishRequest
+	if err := readJSON(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.SignIn.FinishSignIn(r.Context(), req.Ceremony, req.Credential, meta(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.setSessionCookie(w, res)
+	writeJSON(w, http.StatusOK, map[string]string{"redirect": safeReturn(req.ReturnTo), "user": res.User.Username})
+}
+
+func (s *Server) tapPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, "tap", map[string]any{
+		"Title":    "Use a temporary access pass",
+		"Username": r.URL.Query().Get("username"),
+		"ReturnTo": safeReturn(r.URL.Query().Get("return_to")),
+	})
+}
+
+func (s *Server) tapSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	username, pass := r.PostForm.Get("username"), r.PostForm.Get("pass")
+	returnTo := safeReturn(r.PostForm.Get("return_to"))
+	res, err := s.SignIn.SignInWithTAP(r.Context(), username, pass, meta(r))
+	if err != nil {
+		p := problem.As(err)
+		if p.Status >= 500 {
+			s.fail(w, r, err)
+			return
+		}
+		w.WriteHeader(p.Status)
+		s.render(w, r, "tap", map[string]any{"Title": "Use a temporary access pass", "Username": username, "ReturnTo": returnTo, "Error": p.Message})
+		return
+	}
+	s.setSessionCookie(w, res)
+	if returnTo == "/my" {
+		returnTo = "/my?welcome=tap"
+	}
+	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+}
+
+func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(CookieName); err == nil {
+		if err := s.SignIn.SignOut(r.Context(), c.Value); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	s.clearCookie(w)
+	http.Redirect(w, r, "/signin?notice=signed_out", http.StatusSeeOther)
+}
+
+func (s *Server) setupPage(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	if !s.SignIn.SetupValid(r.Context(), token) {
+		w.WriteHeader(http.StatusForbidden)
+		s.render(w, r, "error", map[string]any{"Title": "Setup link not valid", "Message": signin.ErrSetupInvalid.Message})
+		return
+	}
+	s.render(w, r, "setup", map[string]any{"Title": "Set up Sesame", "Token": token})
+}
+
+func (s *Server) setupSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f := r.PostForm
+	in := directory.NewUser{Username: f.Get("username"), Email: f.Get("email"), DisplayName: f.Get("name")}
+	res, err := s.SignIn.CompleteSetup(r.Context(), f.Get("token"), in, meta(r))
+	if err != nil {
+		p := problem.As(err)
+		if p.Status >= 500 || p.Code == signin.ErrSetupInvalid.Code {
+			s.fail(w, r, err)
+			return
+		}
+		w.WriteHeader(p.Status)
+		s.render(w, r, "setup", map[string]any{"Title": "Set up Sesame", "Token": f.Get("token"), "Error": p.Message, "Form": in})
+		return
+	}
+	s.setSessionCookie(w, res)
+	http.Redirect(w, r, "/my?welcome=setup", http.StatusSeeOther)
+}
