@@ -25,6 +25,9 @@ type Config struct {
 	ChallengeTTL time.Duration // how long a WebAuthn ceremony may take
 	LogFormat    string        // "text" or "json"
 	LogLevel     string        // "debug", "info", "warn", "error"
+	// RateLimit is how many credential-checking requests per second one
+	// address may make (burst 4x); 0 turns the per-address limit off.
+	RateLimit float64
 }
 
 // Defaults are chosen so that `sesame serve` alone works on a laptop.
@@ -39,6 +42,7 @@ func Defaults() Config {
 		ChallengeTTL: 5 * time.Minute,
 		LogFormat:    "text",
 		LogLevel:     "info",
+		RateLimit:    5,
 	}
 }
 
@@ -118,6 +122,9 @@ func (c Config) Validate() error {
 	}
 	if c.ChallengeTTL < 30*time.Second || c.ChallengeTTL > 30*time.Minute {
 		return fmt.Errorf("--challenge-ttl %s must be between 30s and 30m", c.ChallengeTTL)
+	}
+	if c.RateLimit < 0 {
+		return fmt.Errorf("--rate-limit %v must be 0 (off) or positive", c.RateLimit)
 	}
 	switch c.LogFormat {
 	case "text", "json":

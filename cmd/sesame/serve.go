@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func (e *env) serveCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Sesame server",
+		Long: `Run the Sesame server.
+
+With no options it keeps its data in ./sesame-data (SQLite, created on
+first run with a generated server secret), listens on localhost:8080 and
+serves http://localhost:8080. On first run, while no admin exists, it
+prints a one-time setup link for the first admin.
+
+Every option can also be set with an environment variable: --listen is
+SESAME_LISTEN, --url is SESAME_URL, --origin is SESAME_ORIGIN (comma
+separated), and so on.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return e.serve(cmd.Context()) },
+	}
+	f := c.Flags()
+	f.StringVar(&e.cfg.Listen, "listen", e.cfg.Listen, "address to listen on (host:port)")
+	f.StringSliceVar(&e.cfg.ExtraOrigins, "origin", nil, "extra origin allowed for passkeys, on the RP ID or a subdomain of it (repeatable)")
+	f.StringVar(&e.cfg.RPName, "rp-name", e.cfg.RPName, "organisation name shown in passkey prompts")
+	f.DurationVar(&e.cfg.SessionIdle, "session-idle", e.cfg.SessionIdle, "sign a browser out after this long without activity")
+	f.DurationVar(&e.cfg.SessionMax, "session-max", e.cfg.SessionMax, "sign a browser out this long after sign-in, whatever the activity")
+	f.DurationVar(&e.cfg.ChallengeTTL, "challenge-ttl", e.cfg.ChallengeTTL, "how long a passkey ceremony may take before it expires")
+	f.Float64Var(&e.cfg.RateLimit, "rate-limit", e.cfg.RateLimit, "credential checks per second allowed from one address (burst 4x); 0 turns the limit off")
+	return c
+}
+
+func (e *env) serve(ctx context.Context) error {
+	a, err := e.open(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	log := a.Log
+
+	ln, err := net.Listen("tcp", e.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", e.cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	log.Info("sesame is serving", "listen", ln.Addr().String(), "url", e.cfg.URL, "data_dir", e.cfg.DataDir, "database", dbKind(e.cfg.Database))
+
+	// The setup link is printed to the terminal, not the log: it is a
+	// credential, and logs are shipped and kept.
+	token, err := a.SignIn.PrepareSetup(ctx)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		fmt.Fprintf(e.stdout, "\nNo admin exists yet. Open this one-time link to create the first admin\nand register their passkey (it works once; restarting prints a new one):\n\n    %s/setup?token=%s\n\n", e.cfg.URL, token)
+	}
+
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	defer stopSweep()
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-sweepCtx.Done():
+				return
+			case <-t.C:
+				a.Sweep(sweepCtx)
+			}
+		}
+	}()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Finish in-flight requests before closing the database under them.
+	log.Info("shutting down: finishing requests in flight")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func dbKind(url string) string {
+	if url == "" {
+		return "sqlite"
+	}
+	return "postgres"
+}
