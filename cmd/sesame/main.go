@@ -92,7 +92,8 @@ environment variable SESAME_<FLAG>, e.g. --data-dir is SESAME_DATA_DIR.`,
 	// --url matters to every command that prints links or derives the RP ID.
 	pf.StringVar(&e.cfg.URL, "url", e.cfg.URL, "public URL people open; the passkey RP ID and allowed origin derive from it (https required except on localhost)")
 
-	root.AddCommand(e.serveCmd(), e.userCmd(), e.groupCmd(), e.tapCmd(), e.benchCmd())
+	root.AddCommand(e.serveCmd(), e.userCmd(), e.groupCmd(), e.tapCmd(), e.benchCmd(),
+		e.migrateCmd(), e.backupCmd(), e.restoreCmd())
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}

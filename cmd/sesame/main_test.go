@@ -364,3 +364,31 @@ func get(t *testing.T, url string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+func TestBackupRestore(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) result { return sesame(t, dir, nil, args...) }
+	mustOK(t, run("user", "add", "alice"))
+	backup := filepath.Join(t.TempDir(), "sesame.backup")
+	mustOK(t, run("backup", backup))
+	mustFail(t, run("backup", backup), 1, "exists already")
+
+	mustOK(t, run("user", "add", "bob"))
+	// A file that is not a Sesame database is refused and changes nothing.
+	junk := filepath.Join(t.TempDir(), "junk")
+	os.WriteFile(junk, []byte("not a database"), 0o600)
+	mustFail(t, run("restore", junk), 1, "not a usable Sesame backup")
+	if r := mustOK(t, run("user", "list")); !strings.Contains(r.stdout, "bob") {
+		t.Fatalf("a refused restore changed the data:\n%s", r.stdout)
+	}
+
+	r := mustOK(t, run("restore", backup))
+	if !strings.Contains(r.stdout, "before-restore") {
+		t.Errorf("restore does not say where the old database went:\n%s", r.stdout)
+	}
+	r = mustOK(t, run("user", "list"))
+	if !strings.Contains(r.stdout, "alice") || strings.Contains(r.stdout, "bob") {
+		t.Errorf("restored data is not the backup's:\n%s", r.stdout)
+	}
+	mustOK(t, run("migrate"))
+}
