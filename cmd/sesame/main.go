@@ -18,6 +18,7 @@ import (
 
 	"github.com/sesame-idp/sesame/internal/app"
 	"github.com/sesame-idp/sesame/internal/config"
+	"github.com/sesame-idp/sesame/internal/ops"
 	"github.com/sesame-idp/sesame/internal/problem"
 )
 
@@ -138,9 +139,9 @@ func (e *env) logger() *slog.Logger {
 	_ = level.UnmarshalText([]byte(e.cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
 	if e.cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(e.stderr, opts))
+		return slog.New(ops.LogHandler(slog.NewJSONHandler(e.stderr, opts)))
 	}
-	return slog.New(slog.NewTextHandler(e.stderr, opts))
+	return slog.New(ops.LogHandler(slog.NewTextHandler(e.stderr, opts)))
 }
 
 // open assembles Sesame for a command. Commands other than serve log only

@@ -392,3 +392,49 @@ func TestBackupRestore(t *testing.T) {
 	}
 	mustOK(t, run("migrate"))
 }
+
+// TestOperatorEndpoints checks /readyz and /metrics on a running server.
+func TestOperatorEndpoints(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	base := fmt.Sprintf("http://localhost:%d", port)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--url", base, "--log-format", "json")
+	cmd.Env = append(cleanEnv(), "SESAME_DATA_DIR="+dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitHealthy(t, ctx, base)
+	if code := get(t, base+"/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz answered %d", code)
+	}
+	// A refused sign-in shows up in the metrics.
+	resp, err := http.Post(base+"/signin/passkey/finish", "application/json", strings.NewReader(`{"ceremony":"nope","credential":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("X-Request-Id") == "" {
+		t.Error("no X-Request-Id on the response")
+	}
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`sesame_signins_total{method="passkey",reason="challenge_unknown",result="failure"} 1`, `sesame_http_request_duration_seconds_bucket{code="4xx",route="/signin/passkey/finish"`, "sesame_db_connections_open"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	if !strings.Contains(stderr.String(), `"request_id"`) {
+		t.Errorf("JSON log lines carry no request_id:\n%s", stderr.String())
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -46,6 +47,7 @@ func (e *env) serve(ctx context.Context) error {
 	}
 	defer a.Close()
 	log := a.Log
+	slog.SetDefault(log)
 
 	ln, err := net.Listen("tcp", e.cfg.Listen)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/config"
 	"github.com/sesame-idp/sesame/internal/directory"
 	"github.com/sesame-idp/sesame/internal/methods"
+	"github.com/sesame-idp/sesame/internal/ops"
 	"github.com/sesame-idp/sesame/internal/passkey"
 	"github.com/sesame-idp/sesame/internal/signin"
 	"github.com/sesame-idp/sesame/internal/store"
@@ -39,15 +41,16 @@ const DatabaseFile = "sesame.db"
 
 // App is one assembled Sesame.
 type App struct {
-	Config config.Config
-	Store  store.Store
-	Dir    *directory.Service
-	TAPs   *methods.TAPs
-	RP     *passkey.RP
-	SignIn *signin.Service
-	Web    *web.Server
-	Log    *slog.Logger
-	Now    func() time.Time
+	Config  config.Config
+	Store   store.Store
+	Dir     *directory.Service
+	TAPs    *methods.TAPs
+	RP      *passkey.RP
+	SignIn  *signin.Service
+	Web     *web.Server
+	Log     *slog.Logger
+	Now     func() time.Time
+	Metrics *ops.Metrics
 
 	secret []byte
 }
@@ -94,12 +97,21 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 		st.Close()
 		return nil, fmt.Errorf("WebAuthn configuration: %w", err)
 	}
-	a := &App{Config: cfg, Store: st, RP: rp, Log: log, Now: now, secret: secret}
+	a := &App{Config: cfg, Store: st, RP: rp, Log: log, Now: now, secret: secret, Metrics: ops.NewMetrics()}
+	if p, ok := st.(interface{ DBStats() sql.DBStats }); ok {
+		a.Metrics.RegisterDB(func() ops.DBStats {
+			s := p.DBStats()
+			return ops.DBStats{Open: s.OpenConnections, InUse: s.InUse, Idle: s.Idle, Max: s.MaxOpenConnections}
+		})
+	}
 	a.Dir = &directory.Service{Store: st, Now: now}
 	a.TAPs = &methods.TAPs{Store: st, Key: a.DeriveKey("sesame/tap-hmac/v1"), Policy: methods.DefaultTAPPolicy, Now: now}
 	a.SignIn = &signin.Service{
 		Store: st, RP: rp, Dir: a.Dir, TAPs: a.TAPs, Now: now, Log: log,
 		ChallengeTTL: cfg.ChallengeTTL, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax,
+		OnRecord: func(ev store.SignInEvent) {
+			a.Metrics.SignIns.WithLabelValues(ev.Method, ev.Result, ev.Reason).Inc()
+		},
 	}
 	a.Web = &web.Server{
 		Store: st, SignIn: a.SignIn, Dir: a.Dir, TAPs: a.TAPs, Log: log, Now: now,
@@ -123,8 +135,25 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	return nil, fmt.Errorf("--database %q is not supported: leave it empty for SQLite in the data directory, or give a postgres:// URL", redactURL(cfg.Database))
 }
 
-// Handler is the whole HTTP surface.
-func (a *App) Handler() http.Handler { return a.Web.Handler() }
+// Handler is the whole HTTP surface: the operator's endpoints (/readyz,
+// /metrics) beside the web pages, all with request IDs and latency
+// metrics.
+func (a *App) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /readyz", ops.Ready(a.ping))
+	mux.Handle("GET /metrics", a.Metrics.Handler())
+	mux.Handle("/", a.Web.Handler())
+	return ops.RequestID(a.Metrics.Instrument(mux))
+}
+
+// ping checks the database for readiness.
+func (a *App) ping(ctx context.Context) error {
+	if p, ok := a.Store.(interface{ Ping(context.Context) error }); ok {
+		return p.Ping(ctx)
+	}
+	_, err := a.Store.CountUsers(ctx, true)
+	return err
+}
 
 // DeriveKey returns a 32-byte key for one purpose, derived from the server
 // secret, so that one secret to back up serves every keyed hash and

@@ -44,6 +44,9 @@ type Service struct {
 	SessionIdle  time.Duration
 	SessionMax   time.Duration
 	Log          *slog.Logger
+	// OnRecord, when set, sees every sign-in record as it is written
+	// (metrics).
+	OnRecord func(store.SignInEvent)
 }
 
 // Meta describes where a request came from, for sessions and the log.
@@ -237,6 +240,9 @@ func (s *Service) record(ctx context.Context, ev *store.SignInEvent, err error) 
 	}
 	if _, werr := s.Store.AppendSignIn(ctx, *ev); werr != nil {
 		s.Log.ErrorContext(ctx, "sign-in log write failed", "err", werr)
+	}
+	if s.OnRecord != nil {
+		s.OnRecord(*ev)
 	}
 }
 
