@@ -72,18 +72,25 @@ func (s *Server) myPage(w http.ResponseWriter, r *http.Request) {
 		tap = &t
 	}
 	s.render(w, r, "my", map[string]any{
-		"Title":     "My security info",
-		"User":      u,
-		"Session":   sess,
-		"Passkeys":  viewPasskeys(creds),
-		"Advice":    resilienceAdvice(creds),
-		"SignIns":   signins,
-		"TAP":       tap,
-		"Welcome":   r.URL.Query().Get("welcome"),
-		"Notice":    r.URL.Query().Get("notice"),
-		"Confirm":   r.URL.Query().Get("confirm"),
-		"CurrentID": sess.CredentialID,
+		"Title":      "My security info",
+		"User":       u,
+		"Session":    sess,
+		"Passkeys":   viewPasskeys(creds),
+		"Advice":     resilienceAdvice(creds),
+		"SignIns":    signins,
+		"TAP":        tap,
+		"Welcome":    r.URL.Query().Get("welcome"),
+		"Notice":     r.URL.Query().Get("notice"),
+		"NoticeText": myNotices[r.URL.Query().Get("notice")],
+		"Confirm":    r.URL.Query().Get("confirm"),
+		"CurrentID":  sess.CredentialID,
 	})
+}
+
+var myNotices = map[string]string{
+	"added":   "Passkey added. You can use it to sign in from now on.",
+	"renamed": "Passkey renamed.",
+	"removed": "Passkey removed. It no longer works for signing in, even if your device still offers it.",
 }
 
 func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
@@ -158,8 +165,7 @@ func (s *Server) deletePasskey(w http.ResponseWriter, r *http.Request) {
 	// Removing the last passkey leaves the user unable to sign in: ask, and
 	// say what it means, before doing it.
 	if len(creds) == 1 && r.PostForm.Get("confirm") != "yes" {
-		w.WriteHeader(http.StatusConflict)
-		s.render(w, r, "confirm_delete", map[string]any{"Title": "Remove your last passkey?", "Passkey": viewPasskeys([]store.Credential{c})[0]})
+		s.renderStatus(w, r, http.StatusConflict, "confirm_delete", map[string]any{"Title": "Remove your last passkey?", "Passkey": viewPasskeys([]store.Credential{c})[0]})
 		return
 	}
 	if _, err := s.SignIn.RemovePasskey(r.Context(), audit.Actor(u.Username), u.ID, id); err != nil {

@@ -98,7 +98,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /admin/users/{username}/enable", s.admin(s.adminSetDisabled(false)))
 	mux.Handle("POST /admin/users/{username}/tap", s.admin(s.adminIssueTAP))
 	mux.Handle("POST /admin/users/{username}/passkeys/{id}/revoke", s.admin(s.adminRevoke))
+	mux.Handle("POST /admin/users/{username}/groups", s.admin(s.adminMembership))
 	mux.Handle("POST /admin/groups", s.admin(s.adminCreateGroup))
+	mux.Handle("POST /admin/groups/{name}/delete", s.admin(s.adminDeleteGroup))
 
 	csrf := http.NewCrossOriginProtection()
 	return s.recoverer(securityHeaders(csrf.Handler(mux)))
@@ -204,8 +206,10 @@ func (s *Server) admin(h http.HandlerFunc) http.Handler {
 	})
 }
 
-func currentSession(r *http.Request) store.Session { return r.Context().Value(sessionKey).(store.Session) }
-func currentUser(r *http.Request) store.User       { return r.Context().Value(userKey).(store.User) }
+func currentSession(r *http.Request) store.Session {
+	return r.Context().Value(sessionKey).(store.Session)
+}
+func currentUser(r *http.Request) store.User { return r.Context().Value(userKey).(store.User) }
 
 func (s *Server) setSessionCookie(w http.ResponseWriter, res signin.Result) {
 	http.SetCookie(w, &http.Cookie{
@@ -287,8 +291,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, p.Status, errorBody{Error: p.Message, Code: p.Code})
 		return
 	}
-	w.WriteHeader(p.Status)
-	s.render(w, r, "error", map[string]any{"Title": "Something is not right", "Message": p.Message, "Code": p.Code})
+	s.renderStatus(w, r, p.Status, "error", map[string]any{"Title": "Something is not right", "Message": p.Message, "Code": p.Code})
 }
 
 func wantsJSON(r *http.Request) bool {

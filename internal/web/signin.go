@@ -24,6 +24,7 @@ func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "signin", map[string]any{
 		"Title":    "Sign in",
 		"ReturnTo": safeReturn(r.URL.Query().Get("return_to")),
+		"Username": r.URL.Query().Get("username"),
 		"Notice":   noticeText(r.URL.Query().Get("notice")),
 	})
 }
@@ -104,8 +105,7 @@ func (s *Server) tapSubmit(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		w.WriteHeader(p.Status)
-		s.render(w, r, "tap", map[string]any{"Title": "Use a temporary access pass", "Username": username, "ReturnTo": returnTo, "Error": p.Message})
+		s.renderStatus(w, r, p.Status, "tap", map[string]any{"Title": "Use a temporary access pass", "Username": username, "ReturnTo": returnTo, "Error": p.Message})
 		return
 	}
 	s.setSessionCookie(w, res)
@@ -129,8 +129,7 @@ func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
 func (s *Server) setupPage(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	if !s.SignIn.SetupValid(r.Context(), token) {
-		w.WriteHeader(http.StatusForbidden)
-		s.render(w, r, "error", map[string]any{"Title": "Setup link not valid", "Message": signin.ErrSetupInvalid.Message})
+		s.renderStatus(w, r, http.StatusForbidden, "error", map[string]any{"Title": "Setup link not valid", "Message": signin.ErrSetupInvalid.Message})
 		return
 	}
 	s.render(w, r, "setup", map[string]any{"Title": "Set up Sesame", "Token": token})
@@ -150,8 +149,7 @@ func (s *Server) setupSubmit(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		w.WriteHeader(p.Status)
-		s.render(w, r, "setup", map[string]any{"Title": "Set up Sesame", "Token": f.Get("token"), "Error": p.Message, "Form": in})
+		s.renderStatus(w, r, p.Status, "setup", map[string]any{"Title": "Set up Sesame", "Token": f.Get("token"), "Error": p.Message, "Form": in})
 		return
 	}
 	s.setSessionCookie(w, res)

@@ -1,0 +1,397 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sesame-idp/sesame/internal/audit"
+	"github.com/sesame-idp/sesame/internal/directory"
+	"github.com/sesame-idp/sesame/internal/methods"
+	"github.com/sesame-idp/sesame/internal/problem"
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// The admin console: users, groups, passkeys, temporary access passes.
+// Every change goes through the domain services, which write the audit log
+// with the signed-in admin as the actor. Bad input is shown next to the
+// form that caused it and changes nothing.
+
+// lockoutThreshold: a user with fewer passkeys than this is one lost
+// device away from needing an admin.
+const lockoutThreshold = 2
+
+func adminActor(r *http.Request) audit.Actor { return audit.Actor(currentUser(r).Username) }
+
+// adminUserRow is one line of the user list.
+type adminUserRow struct {
+	store.User
+	Passkeys int
+	AtRisk   bool
+}
+
+// adminGroupRow is one line of the group list.
+type adminGroupRow struct {
+	store.Group
+	Members []store.User
+}
+
+// groupForm is what the create-group form holds, to fill it in again.
+type groupForm struct{ Name, Description string }
+
+var adminNotices = map[string]string{
+	"user_created":  "User created.",
+	"group_created": "Group created.",
+	"group_deleted": "Group deleted.",
+	"disabled":      "User disabled and signed out everywhere.",
+	"enabled":       "User enabled.",
+	"revoked":       "Passkey revoked.",
+	"group_added":   "Added to the group.",
+	"group_removed": "Removed from the group.",
+}
+
+func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
+	s.renderAdminHome(w, r, http.StatusOK, map[string]any{})
+}
+
+// renderAdminHome shows the user and group lists; extra carries form
+// values and errors when a create form is shown again.
+func (s *Server) renderAdminHome(w http.ResponseWriter, r *http.Request, status int, extra map[string]any) {
+	ctx := r.Context()
+	users, err := s.Store.ListUsers(ctx)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rows := make([]adminUserRow, 0, len(users))
+	atRisk := 0
+	for _, u := range users {
+		// One query per user keeps the store interface small; fine for the
+		// organisation sizes Sesame is for, and the lock-out report will get
+		// an aggregate query when it exists.
+		creds, err := s.Store.ListCredentials(ctx, u.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		row := adminUserRow{User: u, Passkeys: len(creds), AtRisk: len(creds) < lockoutThreshold}
+		if row.AtRisk {
+			atRisk++
+		}
+		rows = append(rows, row)
+	}
+	groups, err := s.Store.ListGroups(ctx)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	grows := make([]adminGroupRow, 0, len(groups))
+	for _, g := range groups {
+		members, err := s.Store.ListMembers(ctx, g.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		grows = append(grows, adminGroupRow{Group: g, Members: members})
+	}
+	data := map[string]any{
+		"Title":      "Admin",
+		"Users":      rows,
+		"AtRisk":     atRisk,
+		"Groups":     grows,
+		"UserForm":   directory.NewUser{},
+		"GroupForm":  groupForm{},
+		"NoticeText": adminNotices[r.URL.Query().Get("notice")],
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	s.renderStatus(w, r, status, "admin", data)
+}
+
+func (s *Server) adminCreateUser(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f := r.PostForm
+	in := directory.NewUser{Username: f.Get("username"), Email: f.Get("email"), DisplayName: f.Get("name"), Admin: f.Get("admin") == "yes"}
+	u, err := s.Dir.CreateUser(r.Context(), adminActor(r), in)
+	if err != nil {
+		if p := problem.As(err); p.Status < 500 {
+			s.renderAdminHome(w, r, p.Status, map[string]any{"UserForm": in, "UserError": p.Message})
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, userURL(u.Username)+"?notice=user_created", http.StatusSeeOther)
+}
+
+func (s *Server) adminCreateGroup(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	in := groupForm{Name: r.PostForm.Get("name"), Description: r.PostForm.Get("description")}
+	if len(in.Description) > 256 {
+		s.renderAdminHome(w, r, http.StatusBadRequest, map[string]any{"GroupForm": in, "GroupError": "A description must be at most 256 characters."})
+		return
+	}
+	if _, err := s.Dir.CreateGroup(r.Context(), adminActor(r), in.Name, in.Description); err != nil {
+		if p := problem.As(err); p.Status < 500 {
+			s.renderAdminHome(w, r, p.Status, map[string]any{"GroupForm": in, "GroupError": p.Message})
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/admin?notice=group_created", http.StatusSeeOther)
+}
+
+func (s *Server) adminDeleteGroup(w http.ResponseWriter, r *http.Request) {
+	if err := s.Dir.DeleteGroup(r.Context(), adminActor(r), r.PathValue("name")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/admin?notice=group_deleted", http.StatusSeeOther)
+}
+
+func userURL(username string) string { return "/admin/users/" + url.PathEscape(username) }
+
+func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) {
+	u, err := s.Dir.User(r.Context(), r.PathValue("username"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.renderAdminUser(w, r, http.StatusOK, u, map[string]any{"NoticeText": adminNotices[r.URL.Query().Get("notice")]})
+}
+
+// renderAdminUser shows one user's page; extra carries a just-issued pass
+// or the error of the form that was sent.
+func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, status int, u store.User, extra map[string]any) {
+	ctx := r.Context()
+	creds, err := s.Store.ListCredentials(ctx, u.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	signins, err := s.Store.ListSignIns(ctx, store.SignInFilter{UserID: u.ID, Limit: 20})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	member, err := s.Store.ListUserGroups(ctx, u.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	all, err := s.Store.ListGroups(ctx)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	in := map[string]bool{}
+	for _, g := range member {
+		in[g.ID] = true
+	}
+	var others []store.Group
+	for _, g := range all {
+		if !in[g.ID] {
+			others = append(others, g)
+		}
+	}
+	var tap *store.TAP
+	tapState, tapStateText := "", ""
+	if t, err := s.Store.GetTAP(ctx, u.ID); err == nil {
+		tap = &t
+		tapState, tapStateText = describeTAP(t, s.Now())
+	} else if !errors.Is(err, store.ErrNotFound) {
+		s.fail(w, r, err)
+		return
+	}
+	policy := s.TAPs.Policy
+	data := map[string]any{
+		"Title":        u.Username + " · Admin",
+		"User":         u,
+		"Passkeys":     viewPasskeys(creds),
+		"RiskText":     lockoutRisk(creds),
+		"SignIns":      signins,
+		"Groups":       member,
+		"OtherGroups":  others,
+		"TAP":          tap,
+		"TAPState":     tapState,
+		"TAPStateText": tapStateText,
+		"TAPLifetime":  methods.HumanDuration(policy.DefaultLifetime),
+		"TAPOneTime":   false,
+		"TAPMin":       methods.HumanDuration(policy.MinLifetime),
+		"TAPMax":       methods.HumanDuration(policy.MaxLifetime),
+		"IsSelf":       u.ID == currentUser(r).ID,
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	s.renderStatus(w, r, status, "admin_user", data)
+}
+
+// describeTAP says what state a stored pass is in, for the admin.
+func describeTAP(t store.TAP, now time.Time) (state, text string) {
+	switch methods.CheckTAP(t, now) {
+	case methods.TAPNotStarted:
+		return "not_started", "not valid yet"
+	case methods.TAPExpired:
+		return "expired", "expired"
+	case methods.TAPUsed:
+		return "used", "used (one-time)"
+	}
+	if !t.UsedAt.IsZero() {
+		return "active", "active, used at least once"
+	}
+	return "active", "active, not used yet"
+}
+
+// lockoutRisk explains to an admin why a user may get locked out, or "".
+func lockoutRisk(creds []store.Credential) string {
+	switch {
+	case len(creds) == 0:
+		return "At risk of lock-out: this user has no passkey and cannot sign in without a temporary access pass."
+	case len(creds) < lockoutThreshold:
+		return "At risk of lock-out: this user has only one passkey. Losing that device means asking you for a temporary access pass."
+	}
+	if resilienceAdvice(creds) != "" {
+		return "All of this user's passkeys are device-bound passkeys of the same kind of authenticator; a second kind of device or a security key would make a lock-out less likely."
+	}
+	return ""
+}
+
+func (s *Server) adminSetDisabled(disabled bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.Dir.SetDisabled(r.Context(), adminActor(r), r.PathValue("username"), disabled)
+		if err != nil {
+			p := problem.As(err)
+			if p.Status >= 500 || errors.Is(err, directory.ErrUnknownUser) || u.ID == "" {
+				s.fail(w, r, err)
+				return
+			}
+			s.renderAdminUser(w, r, p.Status, u, map[string]any{"StatusError": p.Message})
+			return
+		}
+		if disabled && u.ID == currentUser(r).ID {
+			// Admins may disable themselves when another admin remains; their
+			// own session has just ended.
+			s.clearCookie(w)
+			http.Redirect(w, r, "/signin?notice=session_ended", http.StatusSeeOther)
+			return
+		}
+		notice := "enabled"
+		if disabled {
+			notice = "disabled"
+		}
+		http.Redirect(w, r, userURL(u.Username)+"?notice="+notice, http.StatusSeeOther)
+	}
+}
+
+// adminIssueTAP issues a pass and shows it on the page it answers with: a
+// pass never travels in a URL (history, logs) and is never shown again.
+func (s *Server) adminIssueTAP(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	u, err := s.Dir.User(r.Context(), r.PathValue("username"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	lifetimeText := strings.TrimSpace(r.PostForm.Get("lifetime"))
+	oneTime := r.PostForm.Get("one_time") == "yes"
+	form := map[string]any{"TAPLifetime": lifetimeText, "TAPOneTime": oneTime}
+	var lifetime time.Duration // zero: the policy's default
+	if lifetimeText != "" {
+		if lifetime, err = methods.ParseDuration(lifetimeText); err != nil {
+			form["TAPError"] = "Write the lifetime like 30m, 1h, 8h or 7d."
+			s.renderAdminUser(w, r, http.StatusBadRequest, u, form)
+			return
+		}
+		if lifetime == 0 {
+			form["TAPError"] = "A temporary access pass must last at least " + methods.HumanDuration(s.TAPs.Policy.MinLifetime) + "."
+			s.renderAdminUser(w, r, http.StatusBadRequest, u, form)
+			return
+		}
+	}
+	issued, err := s.TAPs.Issue(r.Context(), adminActor(r), u, lifetime, oneTime)
+	if err != nil {
+		if p := problem.As(err); p.Status < 500 {
+			form["TAPError"] = tapErrorText(p)
+			s.renderAdminUser(w, r, p.Status, u, form)
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	form["Issued"] = &issued
+	s.renderAdminUser(w, r, http.StatusOK, u, form)
+}
+
+// tapErrorText turns the policy's refusal into a sentence for the form.
+func tapErrorText(p *problem.Error) string {
+	m := p.Message
+	if m != "" {
+		m = strings.ToUpper(m[:1]) + m[1:]
+		if !strings.HasSuffix(m, ".") {
+			m += "."
+		}
+	}
+	return m
+}
+
+func (s *Server) adminRevoke(w http.ResponseWriter, r *http.Request) {
+	u, err := s.Dir.User(r.Context(), r.PathValue("username"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := s.SignIn.RemovePasskey(r.Context(), adminActor(r), u.ID, r.PathValue("id")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, userURL(u.Username)+"?notice=revoked", http.StatusSeeOther)
+}
+
+// adminMembership adds the user to a group or removes them from one.
+func (s *Server) adminMembership(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	u, err := s.Dir.User(r.Context(), r.PathValue("username"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var add bool
+	switch r.PostForm.Get("action") {
+	case "add":
+		add = true
+	case "remove":
+	default:
+		s.fail(w, r, problem.BadRequest("Choose whether to add the user to the group or remove them from it."))
+		return
+	}
+	if err := s.Dir.SetMember(r.Context(), adminActor(r), r.PostForm.Get("group"), u.Username, add); err != nil {
+		if p := problem.As(err); p.Status < 500 {
+			s.renderAdminUser(w, r, p.Status, u, map[string]any{"GroupError": p.Message})
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	notice := "group_removed"
+	if add {
+		notice = "group_added"
+	}
+	http.Redirect(w, r, userURL(u.Username)+"?notice="+notice, http.StatusSeeOther)
+}
