@@ -4,6 +4,22 @@
 // which take and return these values. Backends live in sub-packages (sqlite,
 // postgres) and must all pass the conformance suite in storetest, so a
 // behaviour promised here is a behaviour promised by every backend.
+//
+// Rules that hold for every method unless its comment says otherwise:
+//   - Times read back are the times written, truncated to the millisecond,
+//     in UTC; a zero time.Time reads back as zero.
+//   - A nil and an empty list or byte slice are not told apart: either may
+//     read back for the other (compare with len).
+//   - A Get, Update, Rename or Delete aimed at one record that does not exist
+//     fails with ErrNotFound; so does creating a credential, TAP, session or
+//     membership for a user, group or credential that does not exist.
+//     (Challenges and log records may name any user.)
+//   - Strings are compared exactly (byte for byte): the store changes no case.
+//     Lists ordered by a string are in byte order, not a locale's.
+//     Every string argument (and list element) is taken as CleanText of it,
+//     whether it is written or looked up.
+//   - The IDs of records are given by the caller (NewID), except the IDs of
+//     log records, which the store assigns.
 package store
 
 import (
@@ -11,7 +27,9 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors every backend returns for the same situations, so callers can use
@@ -32,6 +50,18 @@ func NewID() string {
 		panic("sesame: no randomness: " + err.Error())
 	}
 	return idEncoding.EncodeToString(b[:])
+}
+
+// CleanText is what every backend stores for a string: invalid UTF-8 and
+// NUL bytes, which PostgreSQL cannot keep in text, become U+FFFD; anything
+// else is unchanged. So a stray byte in a User-Agent header, or one cut in
+// half by truncation, cannot fail a sign-in, and backends agree on what
+// reads back.
+func CleanText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -91,7 +121,7 @@ type TAP struct {
 	CreatedAt time.Time
 	StartsAt  time.Time
 	ExpiresAt time.Time
-	UsedAt    time.Time // zero until first used
+	UsedAt    time.Time // zero until first used, then the time of the latest use
 }
 
 // Challenge is the server side of a WebAuthn ceremony in progress. It is
@@ -146,13 +176,14 @@ type SignInEvent struct {
 	Phishing     bool   // the response was made for another origin or RP ID
 }
 
-// SignInFilter selects sign-in records, newest first.
+// SignInFilter selects sign-in records, newest first (by Time, then by ID).
+// Empty or zero fields do not filter.
 type SignInFilter struct {
 	UserID string
 	Result string
-	Since  time.Time
-	Until  time.Time
-	Limit  int // 0 means the backend's default (100)
+	Since  time.Time // inclusive: Time >= Since
+	Until  time.Time // exclusive: Time < Until
+	Limit  int       // 0 (or less) means the default, 100
 }
 
 // AuditEvent is one record of the append-only audit log: who changed what.
@@ -169,9 +200,11 @@ type AuditEvent struct {
 // concurrent use by many goroutines and by many processes sharing the same
 // database.
 type Store interface {
-	// Users. Usernames and emails are unique (case-insensitively; callers
-	// pass them lower-cased). DeleteUser removes the user's credentials,
-	// TAP, sessions and memberships; sign-in and audit records stay.
+	// Users. Usernames and emails are unique (ErrConflict); an empty email
+	// is "not set" and may repeat. They are unique case-insensitively because
+	// callers pass them lower-cased: the store itself compares exactly.
+	// DeleteUser removes the user's credentials, TAP, sessions and
+	// memberships in the same step; sign-in and audit records stay.
 	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, id string) (User, error)
 	GetUserByUsername(ctx context.Context, username string) (User, error)
@@ -180,7 +213,9 @@ type Store interface {
 	UpdateUser(ctx context.Context, u User) error // by ID; all mutable fields
 	DeleteUser(ctx context.Context, id string) error
 
-	// Groups. Names are unique. Membership operations are idempotent.
+	// Groups. Names are unique (ErrConflict), compared exactly. Membership
+	// operations are idempotent; AddMember with an unknown group or user is
+	// ErrNotFound. DeleteGroup removes its memberships, not its members.
 	CreateGroup(ctx context.Context, g Group) error
 	GetGroupByName(ctx context.Context, name string) (Group, error)
 	ListGroups(ctx context.Context) ([]Group, error) // ordered by name
@@ -201,27 +236,38 @@ type Store interface {
 	// changes, so two racing sign-ins with a cloned key cannot both pass.
 	RecordCredentialUse(ctx context.Context, id string, use CredentialUse) error
 	RenameCredential(ctx context.Context, id, name string) error
-	// DeleteCredential also ends the sessions created with it.
+	// DeleteCredential also ends the sessions created with it, in the same
+	// step.
 	DeleteCredential(ctx context.Context, id string) error
 
-	// Temporary access passes: at most one per user; PutTAP replaces it.
+	// Temporary access passes: at most one per user; PutTAP replaces it
+	// (including its UsedAt).
 	PutTAP(ctx context.Context, t TAP) error
 	GetTAP(ctx context.Context, userID string) (TAP, error)
 	// UseTAP marks the user's TAP with this hash as used at now, atomically.
 	// It fails with ErrNotFound when there is no such TAP, it has not
 	// started, has expired, or is one-time and already used; so of two
-	// concurrent uses of a one-time pass exactly one succeeds.
+	// concurrent uses of a one-time pass exactly one succeeds. A pass is
+	// valid from StartsAt (inclusive) to ExpiresAt (exclusive). It returns
+	// the TAP as updated.
 	UseTAP(ctx context.Context, userID string, hash []byte, now time.Time) (TAP, error)
 	DeleteTAP(ctx context.Context, userID string) error
 
 	// Ceremony challenges. TakeChallenge deletes and returns the challenge
 	// whatever its expiry (the caller decides what an expired one means);
-	// a second take of the same ID gets ErrNotFound.
+	// a second take of the same ID gets ErrNotFound, however many callers
+	// race. PutChallenge with an ID in use is ErrConflict. DeleteExpired*
+	// remove records with ExpiresAt <= now and return how many.
 	PutChallenge(ctx context.Context, c Challenge) error
 	TakeChallenge(ctx context.Context, id string) (Challenge, error)
 	DeleteExpiredChallenges(ctx context.Context, now time.Time) (int, error)
 
-	// Sessions, keyed by the hash of the cookie value.
+	// Sessions, keyed by the hash of the cookie value (ErrConflict when
+	// taken). CreateSession with an unknown user or credential (for example
+	// a passkey deleted a moment ago) is ErrNotFound and creates nothing.
+	// TouchSession sets LastSeenAt to now but never moves it back.
+	// DeleteSession and DeleteUserSessions succeed when there is nothing to
+	// delete (signing out twice is not an error).
 	CreateSession(ctx context.Context, s Session) error
 	GetSession(ctx context.Context, tokenHash []byte) (Session, error)
 	TouchSession(ctx context.Context, tokenHash []byte, now time.Time) error
@@ -229,21 +275,25 @@ type Store interface {
 	DeleteUserSessions(ctx context.Context, userID string) error
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
 
-	// Append-only logs. No method edits or deletes a record.
+	// Append-only logs. No method edits or deletes a record. Append ignores
+	// the event's ID and returns the one assigned; IDs increase.
 	AppendSignIn(ctx context.Context, e SignInEvent) (int64, error)
 	ListSignIns(ctx context.Context, f SignInFilter) ([]SignInEvent, error)
 	AppendAudit(ctx context.Context, e AuditEvent) (int64, error)
-	ListAudit(ctx context.Context, limit int) ([]AuditEvent, error) // newest first
+	ListAudit(ctx context.Context, limit int) ([]AuditEvent, error) // newest first (Time, then ID); limit <= 0 means 100
 
 	// CountHit adds one hit to the counter named key and returns the number
 	// of hits in the current fixed window (including this one). A window
 	// starts at the first hit and lasts `window`; after it the count starts
 	// again at 1. The increment and read are one atomic step, so parallel
-	// requests cannot slip past a limit.
+	// requests cannot slip past a limit. ResetHits forgets the counter
+	// (idempotent).
 	CountHit(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
 	ResetHits(ctx context.Context, key string) error
 
 	// Settings: small named values (setup token hash, policies later).
+	// GetSetting of an unknown key is ErrNotFound; PutSetting creates or
+	// replaces.
 	GetSetting(ctx context.Context, key string) ([]byte, error)
 	PutSetting(ctx context.Context, key string, value []byte) error
 	// DeleteSettingIf deletes key only when its value equals value, and

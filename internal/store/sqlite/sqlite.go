@@ -45,8 +45,33 @@ const busyTimeoutMillis = 10_000
 // and several Stores (in this or other processes) may share one file.
 type Store struct {
 	path  string
-	write *sql.DB // exactly one connection, BEGIN IMMEDIATE
-	read  *sql.DB // read-only pool
+	write db // exactly one connection, BEGIN IMMEDIATE
+	read  db // read-only pool
+}
+
+// db passes every string argument through store.CleanText, the one rule all
+// backends follow for text.
+type db struct{ *sql.DB }
+
+func (d db) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return d.DB.ExecContext(ctx, query, cleanArgs(args)...)
+}
+
+func (d db) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return d.DB.QueryContext(ctx, query, cleanArgs(args)...)
+}
+
+func (d db) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return d.DB.QueryRowContext(ctx, query, cleanArgs(args)...)
+}
+
+func cleanArgs(args []any) []any {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = store.CleanText(s)
+		}
+	}
+	return args
 }
 
 var _ store.Store = (*Store)(nil)
@@ -91,7 +116,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return &Store{path: path, write: write, read: read}, nil
+	return &Store{path: path, write: db{write}, read: db{read}}, nil
 }
 
 // dsn builds the driver's connection string. Every connection needs
@@ -156,11 +181,30 @@ func (s *Store) Close() error {
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
+// Ping reports whether the database file can be read (for readiness
+// checks). It reads the file header through the read pool, so it does not
+// queue behind writes.
+func (s *Store) Ping(ctx context.Context) error {
+	var v int64
+	if err := s.read.QueryRowContext(ctx, `PRAGMA schema_version`).Scan(&v); err != nil {
+		return fmt.Errorf("sqlite: ping %s: %w", s.path, err)
+	}
+	return nil
+}
+
 // Backup writes a consistent copy of the database to destPath, which must
 // not exist yet. It does not block writers for long: VACUUM INTO reads one
 // snapshot of the WAL database.
 func (s *Store) Backup(ctx context.Context, destPath string) error {
-	_, err := s.read.ExecContext(ctx, "VACUUM INTO ?", destPath)
+	// VACUUM INTO writes a new file, which query_only forbids on the read
+	// pool, and on the writer it would hold up every write for its
+	// duration: use a connection of its own.
+	db, err := sql.Open("sqlite", dsn(s.path, false))
+	if err != nil {
+		return fmt.Errorf("sqlite: backup to %s: %w", destPath, err)
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, "VACUUM INTO ?", destPath)
 	if err != nil {
 		return fmt.Errorf("sqlite: backup to %s: %w", destPath, err)
 	}
@@ -207,6 +251,15 @@ func mustAffect(res sql.Result, err error) error {
 	return nil
 }
 
+// affected returns how many rows a statement changed.
+func affected(res sql.Result, err error) (int, error) {
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 func millis(t time.Time) int64 { return t.UnixMilli() }
 
 // millisOrNull stores the zero time as NULL, for "not yet" columns.
@@ -240,7 +293,11 @@ func encodeList(l []string) string {
 	if len(l) == 0 {
 		return "[]"
 	}
-	b, _ := json.Marshal(l) // []string cannot fail
+	clean := make([]string, len(l))
+	for i, v := range l {
+		clean[i] = store.CleanText(v)
+	}
+	b, _ := json.Marshal(clean) // []string cannot fail
 	return string(b)
 }
 
@@ -288,4 +345,17 @@ func prefixed(alias, columns string) string {
 		cols[i] = alias + "." + strings.TrimSpace(c)
 	}
 	return strings.Join(cols, ", ")
+}
+
+// DBStats reports both pools together, for the operator's metrics.
+func (s *Store) DBStats() sql.DBStats {
+	r, w := s.read.Stats(), s.write.Stats()
+	return sql.DBStats{
+		MaxOpenConnections: r.MaxOpenConnections + w.MaxOpenConnections,
+		OpenConnections:    r.OpenConnections + w.OpenConnections,
+		InUse:              r.InUse + w.InUse,
+		Idle:               r.Idle + w.Idle,
+		WaitCount:          r.WaitCount + w.WaitCount,
+		WaitDuration:       r.WaitDuration + w.WaitDuration,
+	}
 }

@@ -1,0 +1,133 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// Users and groups.
+
+const userColumns = `id, username, email, display_name, disabled, admin, created_at, updated_at`
+
+func scanUser(row pgx.Row) (store.User, error) {
+	var u store.User
+	var created, updated time.Time
+	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.DisplayName, &u.Disabled, &u.Admin, &created, &updated)
+	if err != nil {
+		return store.User{}, mapErr(err)
+	}
+	u.CreatedAt, u.UpdatedAt = fromTS(created), fromTS(updated)
+	return u, nil
+}
+
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	_, err := s.exec(ctx, `
+		INSERT INTO users (`+userColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		u.ID, u.Username, u.Email, u.DisplayName, u.Disabled, u.Admin, ts(u.CreatedAt), ts(u.UpdatedAt))
+	return mapErr(err)
+}
+
+func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
+	return scanUser(s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+}
+
+func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
+	return scanUser(s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1`, username))
+}
+
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	rows, err := s.query(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
+	return collect(rows, err, scanUser)
+}
+
+func (s *Store) CountUsers(ctx context.Context, adminsOnly bool) (int, error) {
+	var n int
+	err := s.queryRow(ctx, `SELECT count(*) FROM users WHERE admin OR NOT $1`, adminsOnly).Scan(&n)
+	return n, mapErr(err)
+}
+
+// UpdateUser changes everything but the ID and CreatedAt.
+func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
+	return mustAffect(s.exec(ctx, `
+		UPDATE users
+		SET username = $1, email = $2, display_name = $3, disabled = $4, admin = $5, updated_at = $6
+		WHERE id = $7`,
+		u.Username, u.Email, u.DisplayName, u.Disabled, u.Admin, ts(u.UpdatedAt), u.ID))
+}
+
+// DeleteUser relies on ON DELETE CASCADE for credentials, the TAP, sessions
+// and memberships, so they go in the same statement.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return mustAffect(s.exec(ctx, `DELETE FROM users WHERE id = $1`, id))
+}
+
+const groupColumns = `id, name, description, created_at`
+
+func scanGroup(row pgx.Row) (store.Group, error) {
+	var g store.Group
+	var created time.Time
+	if err := row.Scan(&g.ID, &g.Name, &g.Description, &created); err != nil {
+		return store.Group{}, mapErr(err)
+	}
+	g.CreatedAt = fromTS(created)
+	return g, nil
+}
+
+func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
+	_, err := s.exec(ctx, `
+		INSERT INTO groups (`+groupColumns+`) VALUES ($1, $2, $3, $4)`,
+		g.ID, g.Name, g.Description, ts(g.CreatedAt))
+	return mapErr(err)
+}
+
+func (s *Store) GetGroupByName(ctx context.Context, name string) (store.Group, error) {
+	return scanGroup(s.queryRow(ctx, `SELECT `+groupColumns+` FROM groups WHERE name = $1`, name))
+}
+
+func (s *Store) ListGroups(ctx context.Context) ([]store.Group, error) {
+	rows, err := s.query(ctx, `SELECT `+groupColumns+` FROM groups ORDER BY name`)
+	return collect(rows, err, scanGroup)
+}
+
+// DeleteGroup removes its memberships by cascade.
+func (s *Store) DeleteGroup(ctx context.Context, id string) error {
+	return mustAffect(s.exec(ctx, `DELETE FROM groups WHERE id = $1`, id))
+}
+
+// AddMember is idempotent; an unknown group or user fails the foreign key
+// and reads as ErrNotFound.
+func (s *Store) AddMember(ctx context.Context, groupID, userID string) error {
+	_, err := s.exec(ctx, `
+		INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)
+		ON CONFLICT DO NOTHING`,
+		groupID, userID)
+	return mapErr(err)
+}
+
+func (s *Store) RemoveMember(ctx context.Context, groupID, userID string) error {
+	_, err := s.exec(ctx, `DELETE FROM group_members WHERE group_id = $1 AND user_id = $2`, groupID, userID)
+	return mapErr(err)
+}
+
+func (s *Store) ListMembers(ctx context.Context, groupID string) ([]store.User, error) {
+	rows, err := s.query(ctx, `
+		SELECT `+prefixed("u", userColumns)+`
+		FROM group_members m JOIN users u ON u.id = m.user_id
+		WHERE m.group_id = $1
+		ORDER BY u.username`, groupID)
+	return collect(rows, err, scanUser)
+}
+
+func (s *Store) ListUserGroups(ctx context.Context, userID string) ([]store.Group, error) {
+	rows, err := s.query(ctx, `
+		SELECT `+prefixed("g", groupColumns)+`
+		FROM group_members m JOIN groups g ON g.id = m.group_id
+		WHERE m.user_id = $1
+		ORDER BY g.name`, userID)
+	return collect(rows, err, scanGroup)
+}

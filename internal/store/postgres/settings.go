@@ -1,0 +1,50 @@
+package postgres
+
+import (
+	"context"
+	"time"
+)
+
+// Rate-limit counters and settings.
+
+// CountHit is one upsert. Concurrent hits on one key queue on its row lock
+// and each sees the count the one before it left; the SET expressions read
+// the row as it was before this update.
+func (s *Store) CountHit(ctx context.Context, key string, window time.Duration, now time.Time) (int, error) {
+	var n int
+	err := s.queryRow(ctx, `
+		INSERT INTO hits AS h (key, window_start, count) VALUES ($1, $2, 1)
+		ON CONFLICT (key) DO UPDATE SET
+			window_start = CASE WHEN $2 >= h.window_start + $3 THEN $2 ELSE h.window_start END,
+			count        = CASE WHEN $2 >= h.window_start + $3 THEN 1 ELSE h.count + 1 END
+		RETURNING count`,
+		key, now.UnixMilli(), window.Milliseconds()).Scan(&n)
+	return n, mapErr(err)
+}
+
+// ResetHits is idempotent.
+func (s *Store) ResetHits(ctx context.Context, key string) error {
+	_, err := s.exec(ctx, `DELETE FROM hits WHERE key = $1`, key)
+	return mapErr(err)
+}
+
+func (s *Store) GetSetting(ctx context.Context, key string) ([]byte, error) {
+	var v []byte
+	if err := s.queryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v); err != nil {
+		return nil, mapErr(err)
+	}
+	return blob(v), nil
+}
+
+func (s *Store) PutSetting(ctx context.Context, key string, value []byte) error {
+	_, err := s.exec(ctx, `
+		INSERT INTO settings (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+		key, blob(value))
+	return mapErr(err)
+}
+
+func (s *Store) DeleteSettingIf(ctx context.Context, key string, value []byte) (bool, error) {
+	n, err := affected(s.exec(ctx, `DELETE FROM settings WHERE key = $1 AND value = $2`, key, blob(value)))
+	return n > 0, err
+}

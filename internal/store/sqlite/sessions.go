@@ -1,0 +1,108 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// Ceremony challenges and sessions.
+
+const challengeColumns = `id, kind, user_id, data, expires_at`
+
+func scanChallenge(row scanner) (store.Challenge, error) {
+	var c store.Challenge
+	var expires int64
+	if err := row.Scan(&c.ID, &c.Kind, &c.UserID, &c.Data, &expires); err != nil {
+		return store.Challenge{}, mapErr(err)
+	}
+	c.ExpiresAt = fromMillis(expires)
+	return c, nil
+}
+
+func (s *Store) PutChallenge(ctx context.Context, c store.Challenge) error {
+	_, err := s.write.ExecContext(ctx, `
+		INSERT INTO challenges (`+challengeColumns+`) VALUES (?, ?, ?, ?, ?)`,
+		c.ID, c.Kind, c.UserID, blob(c.Data), millis(c.ExpiresAt))
+	return mapErr(err)
+}
+
+// TakeChallenge deletes and returns in one statement, so of concurrent
+// takes (from any process) exactly one gets the row.
+func (s *Store) TakeChallenge(ctx context.Context, id string) (store.Challenge, error) {
+	return scanChallenge(s.write.QueryRowContext(ctx,
+		`DELETE FROM challenges WHERE id = ? RETURNING `+challengeColumns, id))
+}
+
+// DeleteExpiredChallenges removes challenges with ExpiresAt <= now.
+func (s *Store) DeleteExpiredChallenges(ctx context.Context, now time.Time) (int, error) {
+	return affected(s.write.ExecContext(ctx, `DELETE FROM challenges WHERE expires_at <= ?`, millis(now)))
+}
+
+const sessionColumns = `token_hash, user_id, methods, credential_id, auth_time, created_at,
+	last_seen_at, expires_at, ip, user_agent`
+
+func scanSession(row scanner) (store.Session, error) {
+	var ss store.Session
+	var methods string
+	var credentialID *string
+	var authTime, created, lastSeen, expires int64
+	err := row.Scan(&ss.TokenHash, &ss.UserID, &methods, &credentialID, &authTime, &created,
+		&lastSeen, &expires, &ss.IP, &ss.UserAgent)
+	if err != nil {
+		return store.Session{}, mapErr(err)
+	}
+	if ss.Methods, err = decodeList(methods); err != nil {
+		return store.Session{}, err
+	}
+	if credentialID != nil {
+		ss.CredentialID = *credentialID
+	}
+	ss.AuthTime, ss.CreatedAt = fromMillis(authTime), fromMillis(created)
+	ss.LastSeenAt, ss.ExpiresAt = fromMillis(lastSeen), fromMillis(expires)
+	return ss, nil
+}
+
+// CreateSession refuses (ErrNotFound) a session for a user or credential
+// that does not exist, through the foreign keys: a passkey deleted a moment
+// before cannot leave a session behind.
+func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
+	_, err := s.write.ExecContext(ctx, `
+		INSERT INTO sessions (`+sessionColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		blob(ss.TokenHash), ss.UserID, encodeList(ss.Methods), nullIfEmpty(ss.CredentialID),
+		millis(ss.AuthTime), millis(ss.CreatedAt), millis(ss.LastSeenAt), millis(ss.ExpiresAt),
+		ss.IP, ss.UserAgent)
+	return mapErr(err)
+}
+
+func (s *Store) GetSession(ctx context.Context, tokenHash []byte) (store.Session, error) {
+	return scanSession(s.read.QueryRowContext(ctx,
+		`SELECT `+sessionColumns+` FROM sessions WHERE token_hash = ?`, blob(tokenHash)))
+}
+
+// TouchSession only moves LastSeenAt forward, so instances with slightly
+// different clocks cannot make a session look idle for longer than it was.
+func (s *Store) TouchSession(ctx context.Context, tokenHash []byte, now time.Time) error {
+	return mustAffect(s.write.ExecContext(ctx, `
+		UPDATE sessions SET last_seen_at = max(last_seen_at, ?)
+		WHERE token_hash = ?`, millis(now), blob(tokenHash)))
+}
+
+// DeleteSession is idempotent: signing out twice is not an error.
+func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
+	_, err := s.write.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, blob(tokenHash))
+	return mapErr(err)
+}
+
+func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
+	_, err := s.write.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+	return mapErr(err)
+}
+
+// DeleteExpiredSessions removes sessions with ExpiresAt <= now. Idle
+// timeouts are the caller's policy and are not applied here.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	return affected(s.write.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, millis(now)))
+}

@@ -1,0 +1,52 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+)
+
+// Rate-limit counters and settings.
+
+// CountHit is one upsert: SQLite runs it under the write lock, so parallel
+// hits (from any process) each see their own count. The SET expressions
+// read the row as it was before the update.
+func (s *Store) CountHit(ctx context.Context, key string, window time.Duration, now time.Time) (int, error) {
+	var n int
+	err := s.write.QueryRowContext(ctx, `
+		INSERT INTO hits (key, window_start, count) VALUES (?1, ?2, 1)
+		ON CONFLICT (key) DO UPDATE SET
+			window_start = CASE WHEN ?2 >= hits.window_start + ?3 THEN ?2 ELSE hits.window_start END,
+			count        = CASE WHEN ?2 >= hits.window_start + ?3 THEN 1 ELSE hits.count + 1 END
+		RETURNING count`,
+		key, millis(now), window.Milliseconds()).Scan(&n)
+	return n, mapErr(err)
+}
+
+// ResetHits is idempotent.
+func (s *Store) ResetHits(ctx context.Context, key string) error {
+	_, err := s.write.ExecContext(ctx, `DELETE FROM hits WHERE key = ?`, key)
+	return mapErr(err)
+}
+
+func (s *Store) GetSetting(ctx context.Context, key string) ([]byte, error) {
+	var v []byte
+	err := s.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return blob(v), nil
+}
+
+func (s *Store) PutSetting(ctx context.Context, key string, value []byte) error {
+	_, err := s.write.ExecContext(ctx, `
+		INSERT INTO settings (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+		key, blob(value))
+	return mapErr(err)
+}
+
+func (s *Store) DeleteSettingIf(ctx context.Context, key string, value []byte) (bool, error) {
+	n, err := affected(s.write.ExecContext(ctx,
+		`DELETE FROM settings WHERE key = ? AND value = ?`, key, blob(value)))
+	return n > 0, err
+}
