@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sesame-idp/sesame/internal/store/pgtest"
 )
 
 // The CLI is tested as operators use it: the real binary, real processes,
@@ -437,4 +439,22 @@ func TestOperatorEndpoints(t *testing.T) {
 	if !strings.Contains(stderr.String(), `"request_id"`) {
 		t.Errorf("JSON log lines carry no request_id:\n%s", stderr.String())
 	}
+}
+
+// TestPostgresDatabase runs the CLI on PostgreSQL when one is given.
+func TestPostgresDatabase(t *testing.T) {
+	url := pgtest.Schema(t, pgtest.URL(t), 4)
+	env := []string{"SESAME_DATABASE=" + url}
+	dir := t.TempDir()
+	mustOK(t, sesame(t, dir, env, "migrate"))
+	mustOK(t, sesame(t, dir, env, "user", "add", "pgalice", "--email", "pg@example.com"))
+	mustFail(t, sesame(t, dir, env, "user", "add", "pgalice"), 1, "already exists")
+	if r := mustOK(t, sesame(t, dir, env, "user", "list")); !strings.Contains(r.stdout, "pgalice") {
+		t.Errorf("user not listed from PostgreSQL:\n%s", r.stdout)
+	}
+	// Nothing went to SQLite.
+	if _, err := os.Stat(filepath.Join(dir, "sesame.db")); err == nil {
+		t.Error("a SQLite database was created although --database was given")
+	}
+	mustFail(t, sesame(t, dir, env, "backup", filepath.Join(t.TempDir(), "b")), 1, "pg_dump")
 }

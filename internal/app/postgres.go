@@ -2,12 +2,13 @@ package app
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/sesame-idp/sesame/internal/store"
+	"github.com/sesame-idp/sesame/internal/store/postgres"
 )
 
-// openPostgres opens the PostgreSQL store.
+// openPostgres opens the PostgreSQL store (migrating under an advisory
+// lock, so several instances may start at once).
 func openPostgres(ctx context.Context, url string) (store.Store, error) {
-	return nil, fmt.Errorf("PostgreSQL support is not built yet (%s)", redactURL(url))
+	return postgres.Open(ctx, url)
 }

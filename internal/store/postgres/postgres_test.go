@@ -3,9 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -15,68 +12,15 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sesame-idp/sesame/internal/store"
+	"github.com/sesame-idp/sesame/internal/store/pgtest"
 	"github.com/sesame-idp/sesame/internal/store/storetest"
 )
 
-// testURL is the database the tests use, from SESAME_TEST_POSTGRES. Each
-// test works in a schema of its own there, dropped when it ends.
-func testURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("SESAME_TEST_POSTGRES")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SESAME_TEST_POSTGRES must be set in CI")
-		}
-		t.Skip("PostgreSQL tests skipped: set SESAME_TEST_POSTGRES to a database URL " +
-			"(e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run them")
-	}
-	return u
-}
+func testURL(t *testing.T) string { return pgtest.URL(t) }
 
-// newSchema creates an empty schema and returns a URL whose connections use
-// it; the schema is dropped when the test ends.
-func newSchema(t *testing.T, base string) string {
-	t.Helper()
-	ctx := context.Background()
-	name := "sesame_test_" + store.NewID()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to SESAME_TEST_POSTGRES: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-	// Few connections per store: tests run in parallel against one server.
-	params := map[string]string{"search_path": name, "pool_max_conns": "4"}
-	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {
-		u, err := url.Parse(base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		for k, v := range params {
-			q.Set(k, v)
-		}
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	for k, v := range params {
-		base += fmt.Sprintf(" %s=%s", k, v)
-	}
-	return base
-}
+// newSchema gives a test its own schema; few connections per store, since
+// tests run in parallel against one server.
+func newSchema(t *testing.T, base string) string { return pgtest.Schema(t, base, 4) }
 
 func open(t *testing.T, dbURL string) *Store {
 	t.Helper()
