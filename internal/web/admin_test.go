@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,24 +18,30 @@ import (
 	"github.com/sesame-idp/sesame/internal/methods"
 	"github.com/sesame-idp/sesame/internal/signin"
 	"github.com/sesame-idp/sesame/internal/store"
+	"github.com/sesame-idp/sesame/internal/store/sqlite"
 )
 
-// testEnv is a Server over an in-memory store, with an admin ("root") and
+// testEnv is a Server over a real SQLite store in a temporary directory, with an admin ("root") and
 // a user ("bob") who each have a session cookie.
 type testEnv struct {
 	t       *testing.T
-	st      *memStore
+	st      *sqlite.Store
 	srv     *Server
 	h       http.Handler
 	root    store.User
 	bob     store.User
 	rootTok string
 	bobTok  string
+	tokens  map[string][]string // user ID -> session tokens made by session()
 }
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	st := newMemStore()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sesame.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
 	now := func() time.Time { return testNow }
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dir := &directory.Service{Store: st, Now: now}
@@ -44,7 +51,6 @@ func newTestEnv(t *testing.T) *testEnv {
 	srv := &Server{Store: st, SignIn: sis, Dir: dir, TAPs: taps, Log: log, Now: now}
 	e := &testEnv{t: t, st: st, srv: srv, h: srv.Handler()}
 	ctx := context.Background()
-	var err error
 	if e.root, err = dir.CreateUser(ctx, "cli", directory.NewUser{Username: "root", Admin: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +71,10 @@ func (e *testEnv) session(u store.User, credID string) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	if e.tokens == nil {
+		e.tokens = map[string][]string{}
+	}
+	e.tokens[u.ID] = append(e.tokens[u.ID], tok)
 	return tok
 }
 
@@ -144,13 +154,13 @@ func TestAdminHomeFlagsLockoutRisk(t *testing.T) {
 
 func TestAdminCreateUser(t *testing.T) {
 	e := newTestEnv(t)
-	before := len(e.st.users)
+	before := e.userCount()
 	// Bad input: shown next to the form, with the values kept; nothing created.
 	w := e.do("POST", "/admin/users", e.rootTok, url.Values{"username": {"-bad name"}, "email": {"carol@example.org"}})
 	expect(t, w, http.StatusBadRequest, `id="create-user-error"`, "A username may only use", `value="-bad name"`, `value="carol@example.org"`)
 	w = e.do("POST", "/admin/users", e.rootTok, url.Values{"username": {"bob"}})
 	expect(t, w, http.StatusConflict, "already exists")
-	if len(e.st.users) != before {
+	if e.userCount() != before {
 		t.Fatal("bad input created a user")
 	}
 
@@ -160,8 +170,8 @@ func TestAdminCreateUser(t *testing.T) {
 	if err != nil || u.Admin || u.DisplayName != "Carol C" {
 		t.Fatalf("user %+v, %v", u, err)
 	}
-	if !slices.Contains(e.st.auditActions(), "root user.create carol") {
-		t.Errorf("audit: %v", e.st.auditActions())
+	if !slices.Contains(e.auditActions(), "root user.create carol") {
+		t.Errorf("audit: %v", e.auditActions())
 	}
 	expect(t, e.do("GET", "/admin/users/carol?notice=user_created", e.rootTok, nil), http.StatusOK, "User created.", `id="no-passkeys"`, `id="tap-form"`)
 	expect(t, e.do("GET", "/admin/users/nobody", e.rootTok, nil), http.StatusNotFound, "There is no user with that username.")
@@ -199,8 +209,8 @@ func TestAdminIssueTAP(t *testing.T) {
 	if !methods.MatchPass(e.srv.TAPs.Key, tap, pass) {
 		t.Fatal("shown pass does not match the stored hash")
 	}
-	if !slices.Contains(e.st.auditActions(), "root tap.issue bob") {
-		t.Errorf("audit: %v", e.st.auditActions())
+	if !slices.Contains(e.auditActions(), "root tap.issue bob") {
+		t.Errorf("audit: %v", e.auditActions())
 	}
 	// Shown once: the user page does not show it again.
 	body = expect(t, e.do("GET", "/admin/users/bob", e.rootTok, nil), http.StatusOK, `id="tap-status"`, "active, not used yet")
@@ -240,8 +250,8 @@ func TestAdminRevoke(t *testing.T) {
 	if _, err := e.st.GetSession(context.Background(), signin.HashToken(lostSession)); err == nil {
 		t.Fatal("session made with the revoked passkey survived")
 	}
-	if !slices.Contains(e.st.auditActions(), "root passkey.revoke "+lost.ID) {
-		t.Errorf("audit: %v", e.st.auditActions())
+	if !slices.Contains(e.auditActions(), "root passkey.revoke "+lost.ID) {
+		t.Errorf("audit: %v", e.auditActions())
 	}
 	expect(t, e.do("GET", "/admin/users/bob?notice=revoked", e.rootTok, nil), http.StatusOK, "Passkey revoked.", `id="lockout-risk"`)
 }
@@ -253,7 +263,7 @@ func TestAdminDisableEnable(t *testing.T) {
 	if u, _ := e.st.GetUser(context.Background(), e.bob.ID); !u.Disabled {
 		t.Fatal("not disabled")
 	}
-	if e.st.sessionCount(e.bob.ID) != 0 {
+	if e.hasSessions(e.bob) {
 		t.Fatal("disabled user kept a session")
 	}
 	expect(t, e.do("GET", "/admin/users/bob", e.rootTok, nil), http.StatusOK, `id="enable-user"`, `data-disabled="true"`)
@@ -273,7 +283,7 @@ func TestAdminDisableEnable(t *testing.T) {
 func TestAdminGroups(t *testing.T) {
 	e := newTestEnv(t)
 	expect(t, e.do("POST", "/admin/groups", e.rootTok, url.Values{"name": {"  "}}), http.StatusBadRequest, `id="create-group-error"`)
-	if len(e.st.groups) != 0 {
+	if e.groupCount() != 0 {
 		t.Fatal("bad group created")
 	}
 	expectRedirect(t, e.do("POST", "/admin/groups", e.rootTok, url.Values{"name": {"pilot/1"}, "description": {"First wave"}}), "/admin?notice=group_created")
@@ -287,19 +297,19 @@ func TestAdminGroups(t *testing.T) {
 	expect(t, e.do("POST", "/admin/users/bob/groups", e.rootTok, url.Values{"group": {"nope"}, "action": {"add"}}), http.StatusNotFound, `id="group-error"`)
 	expect(t, e.do("POST", "/admin/users/bob/groups", e.rootTok, url.Values{"group": {"pilot/1"}, "action": {"frobnicate"}}), http.StatusBadRequest)
 	expectRedirect(t, e.do("POST", "/admin/users/bob/groups", e.rootTok, url.Values{"group": {"pilot/1"}, "action": {"remove"}}), "/admin/users/bob?notice=group_removed")
-	if len(e.st.members) != 0 {
-		t.Fatal("membership not removed")
+	if gs, err := e.st.ListUserGroups(context.Background(), e.bob.ID); err != nil || len(gs) != 0 {
+		t.Fatalf("membership not removed: %v %v", gs, err)
 	}
 
 	expectRedirect(t, e.do("POST", "/admin/groups/pilot%2F1/delete", e.rootTok, url.Values{}), "/admin?notice=group_deleted")
-	if len(e.st.groups) != 0 {
+	if e.groupCount() != 0 {
 		t.Fatal("group not deleted")
 	}
 	expect(t, e.do("POST", "/admin/groups/pilot%2F1/delete", e.rootTok, url.Values{}), http.StatusNotFound)
 	want := []string{"root group.create pilot/1", "root group.add_member pilot/1", "root group.remove_member pilot/1", "root group.delete pilot/1"}
 	for _, a := range want {
-		if !slices.Contains(e.st.auditActions(), a) {
-			t.Errorf("audit lacks %q: %v", a, e.st.auditActions())
+		if !slices.Contains(e.auditActions(), a) {
+			t.Errorf("audit lacks %q: %v", a, e.auditActions())
 		}
 	}
 }
@@ -334,4 +344,43 @@ func TestMyPageAndStatic(t *testing.T) {
 			t.Errorf("%s served as %q", f, ct)
 		}
 	}
+}
+
+func (e *testEnv) userCount() int {
+	n, err := e.st.CountUsers(context.Background(), false)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+func (e *testEnv) groupCount() int {
+	g, err := e.st.ListGroups(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return len(g)
+}
+
+// auditActions lists the audit log, "actor action target", oldest first.
+func (e *testEnv) auditActions() []string {
+	evs, err := e.st.ListAudit(context.Background(), 1000)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for i := len(evs) - 1; i >= 0; i-- {
+		out = append(out, evs[i].Actor+" "+evs[i].Action+" "+evs[i].Target)
+	}
+	return out
+}
+
+// hasSessions reports whether any of u's sessions is still stored.
+func (e *testEnv) hasSessions(u store.User) bool {
+	for _, tok := range e.tokens[u.ID] {
+		if _, err := e.st.GetSession(context.Background(), signin.HashToken(tok)); err == nil {
+			return true
+		}
+	}
+	return false
 }
