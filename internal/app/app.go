@@ -166,7 +166,7 @@ func (a *App) DeriveKey(purpose string) []byte {
 	return k
 }
 
-// Sweep deletes expired challenges and sessions. It runs periodically in
+// Sweep deletes expired challenges, sessions and old rate-limit counters. It runs periodically in
 // the server; expired ones are refused anyway, this only keeps tables small.
 func (a *App) Sweep(ctx context.Context) {
 	now := a.Now()
@@ -174,6 +174,10 @@ func (a *App) Sweep(ctx context.Context) {
 		a.Log.WarnContext(ctx, "sweeping expired challenges failed", "err", err)
 	} else if n > 0 {
 		a.Log.DebugContext(ctx, "swept expired challenges", "count", n)
+	}
+	// No rate-limit window is longer than a day.
+	if _, err := a.Store.DeleteHitsBefore(ctx, now.Add(-24*time.Hour)); err != nil {
+		a.Log.WarnContext(ctx, "sweeping old rate-limit counters failed", "err", err)
 	}
 	if n, err := a.Store.DeleteExpiredSessions(ctx, now); err != nil {
 		a.Log.WarnContext(ctx, "sweeping expired sessions failed", "err", err)

@@ -290,6 +290,11 @@ type Store interface {
 	// (idempotent).
 	CountHit(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
 	ResetHits(ctx context.Context, key string) error
+	// DeleteHitsBefore forgets counters whose window started before
+	// cutoff (the caller passes now minus the longest window in use), so
+	// the table does not grow with every address ever seen. It returns
+	// how many it removed.
+	DeleteHitsBefore(ctx context.Context, cutoff time.Time) (int, error)
 
 	// Settings: small named values (setup token hash, policies later).
 	// GetSetting of an unknown key is ErrNotFound; PutSetting creates or

@@ -28,6 +28,10 @@ func (s *Store) ResetHits(ctx context.Context, key string) error {
 	return mapErr(err)
 }
 
+func (s *Store) DeleteHitsBefore(ctx context.Context, cutoff time.Time) (int, error) {
+	return affected(s.exec(ctx, `DELETE FROM hits WHERE window_start < $1`, cutoff.UnixMilli()))
+}
+
 func (s *Store) GetSetting(ctx context.Context, key string) ([]byte, error) {
 	var v []byte
 	if err := s.queryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v); err != nil {

@@ -28,6 +28,10 @@ func (s *Store) ResetHits(ctx context.Context, key string) error {
 	return mapErr(err)
 }
 
+func (s *Store) DeleteHitsBefore(ctx context.Context, cutoff time.Time) (int, error) {
+	return affected(s.write.ExecContext(ctx, `DELETE FROM hits WHERE window_start < ?`, millis(cutoff)))
+}
+
 func (s *Store) GetSetting(ctx context.Context, key string) ([]byte, error) {
 	var v []byte
 	err := s.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)

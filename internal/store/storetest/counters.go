@@ -68,6 +68,25 @@ var hitTests = []test{
 			}
 		}
 	}},
+	{"DeleteBefore", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		_, err := s.CountHit(ctx, "old", time.Minute, at(0))
+		ok(t, "CountHit", err)
+		_, err = s.CountHit(ctx, "new", time.Minute, at(time.Hour))
+		ok(t, "CountHit", err)
+		n, err := s.DeleteHitsBefore(ctx, at(30*time.Minute))
+		ok(t, "DeleteHitsBefore", err)
+		if n != 1 {
+			t.Fatalf("DeleteHitsBefore removed %d, want 1", n)
+		}
+		for key, want := range map[string]int{"old": 1, "new": 2} {
+			got, err := s.CountHit(ctx, key, time.Hour*24, at(time.Hour+time.Second))
+			ok(t, "CountHit", err)
+			if got != want {
+				t.Fatalf("CountHit(%q) after delete = %d, want %d", key, got, want)
+			}
+		}
+	}},
 	{"Race", func(t *testing.T, s store.Store) {
 		// Every parallel hit sees its own count: none slips under a limit.
 		ctx := context.Background()
