@@ -16,10 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/sesame-idp/sesame/internal/directory"
 	"github.com/sesame-idp/sesame/internal/methods"
@@ -57,12 +54,13 @@ type Server struct {
 	RateLimit float64
 
 	pages    *pages
-	limiters sync.Map // ip -> *rate.Limiter
+	limiters addressLimits
 }
 
 // Handler builds the routes with all middleware.
 func (s *Server) Handler() http.Handler {
 	s.pages = loadPages()
+	s.limiters.perSecond = s.RateLimit
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
@@ -149,9 +147,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 func (s *Server) limited(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.RateLimit > 0 {
-			ip := clientIP(r)
-			l, _ := s.limiters.LoadOrStore(ip, rate.NewLimiter(rate.Limit(s.RateLimit), int(4*s.RateLimit)+1))
-			if !l.(*rate.Limiter).Allow() {
+			if !s.limiters.allow(clientIP(r), time.Now()) {
 				s.fail(w, r, methods.ErrTooManyAttempts.WithDetail("per-address request rate exceeded"))
 				return
 			}
