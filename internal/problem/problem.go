@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/sesame-idp/sesame/internal/store"
 )
 
 // Error is returned by domain code whenever a request is refused.
@@ -56,6 +58,10 @@ func As(err error) *Error {
 	var p *Error
 	if errors.As(err, &p) {
 		return p
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
+			Message: "Sesame cannot reach its database right now. Please try again in a moment.", Err: err}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: "internal",
 		Message: "Something went wrong on our side. Please try again.", Err: err}

@@ -40,6 +40,11 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: a uniqueness rule or a compare-and-set condition failed.
 	ErrConflict = errors.New("store: conflict")
+	// ErrUnavailable: the database cannot be reached right now (down,
+	// restarting, network). Nothing was changed; the request may be
+	// retried. Handlers answer 503 so load balancers and clients retry
+	// rather than treat it as a bug.
+	ErrUnavailable = errors.New("store: database unavailable")
 )
 
 // NewID returns a random, URL-safe, opaque identifier (128 bits). It is the

@@ -280,8 +280,12 @@ type errorBody struct {
 // generic message.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p := problem.As(err)
-	if p.Status >= 500 {
-		s.Log.Error("request failed", "path", r.URL.Path, "err", err)
+	switch {
+	case p.Status == http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "2")
+		s.Log.WarnContext(r.Context(), "request refused: database unavailable", "path", r.URL.Path, "err", err)
+	case p.Status >= 500:
+		s.Log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
 	}
 	if wantsJSON(r) {
 		writeJSON(w, p.Status, errorBody{Error: p.Message, Code: p.Code})

@@ -17,7 +17,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,6 +53,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		// The error does not repeat the URL (and its password).
 		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	// Fail fast while the server is down instead of holding requests: a
+	// request that cannot get a connection in a few seconds is answered
+	// 503 and the client retries.
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 3 * time.Second
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -173,6 +183,9 @@ func mapErr(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.ErrNotFound
 	}
+	if unavailable(err) {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
@@ -183,6 +196,27 @@ func mapErr(err error) error {
 		}
 	}
 	return err
+}
+
+// unavailable reports whether err means the server could not be reached
+// or went away: connection failures, a server shutting down or starting
+// up, a connection broken mid-statement.
+func unavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08: connection exception; 57P01-57P03: admin shutdown,
+		// crash shutdown, cannot connect now.
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
+		return true
+	}
+	return pgconn.SafeToRetry(err)
 }
 
 // mustAffect reports ErrNotFound when a statement addressed at one record
