@@ -14,21 +14,29 @@ import (
 	"github.com/sesame-idp/sesame/internal/store"
 )
 
-// TAPPolicy bounds what an admin may issue.
+// TAPPolicy bounds what an admin may issue. Validate checks it; its JSON
+// form (tappolicy.go) writes durations as "10m", "30d".
 type TAPPolicy struct {
 	MinLifetime     time.Duration
 	MaxLifetime     time.Duration
 	DefaultLifetime time.Duration
 	Length          int
+	// OneTimeOnly makes every pass one-time, whatever the issuer asks.
+	OneTimeOnly bool
+	// MaxStartDelay is how far in the future an issuer may set a pass's
+	// start (delayed start, e.g. for a new hire's first day); 0 means
+	// passes always start when issued.
+	MaxStartDelay time.Duration
 }
 
 // DefaultTAPPolicy follows Entra ID's defaults: 10 minutes to 30 days, one
-// hour unless the admin says otherwise.
+// hour unless the admin says otherwise, multi-use allowed.
 var DefaultTAPPolicy = TAPPolicy{
 	MinLifetime:     10 * time.Minute,
 	MaxLifetime:     30 * 24 * time.Hour,
 	DefaultLifetime: time.Hour,
 	Length:          12,
+	MaxStartDelay:   30 * 24 * time.Hour,
 }
 
 // Lifetime returns the lifetime to use for a requested one (zero means the

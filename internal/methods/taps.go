@@ -23,8 +23,12 @@ var (
 		"This temporary access pass could be used only once and has been used. Ask your administrator for a new one.")
 	ErrTAPNotStarted = problem.New(http.StatusUnauthorized, "tap_not_started",
 		"This temporary access pass is not valid yet. Try again later.")
+	ErrTAPNotAllowed = problem.New(http.StatusForbidden, "tap_not_allowed",
+		"Your organisation does not allow temporary access passes for your account. Ask your administrator.")
 	ErrTooManyAttempts = problem.New(http.StatusTooManyRequests, "rate_limited",
 		"Too many attempts. Wait 15 minutes and try again, or ask your administrator.")
+	ErrTAPUserDisabled = problem.New(http.StatusForbidden, "user_disabled",
+		"Your account is disabled. Contact your administrator.")
 )
 
 // TAPAttemptWindow and TAPAttemptLimit bound how many passes can be tried
@@ -41,6 +45,10 @@ type TAPs struct {
 	Key    []byte // server secret the pass hashes are keyed with
 	Policy TAPPolicy
 	Now    func() time.Time
+	// Policies, when set, is the source of truth: the stored methods
+	// policy's TAP settings replace Policy at every issue, and a user the
+	// TAP method does not apply to can neither be issued nor use a pass.
+	Policies *Policies
 }
 
 // Issued is a freshly issued pass: Pass is shown once and never stored.
@@ -51,23 +59,50 @@ type Issued struct {
 
 // Issue creates a pass for the user, replacing any previous one.
 func (t *TAPs) Issue(ctx context.Context, actor audit.Actor, u store.User, lifetime time.Duration, oneTime bool) (Issued, error) {
-	life, err := t.Policy.Lifetime(lifetime)
+	return t.IssueWith(ctx, actor, u, TAPRequest{Lifetime: lifetime, OneTime: oneTime})
+}
+
+// IssueWith creates a pass as requested (lifetime, one-time, delayed
+// start) within the policy, replacing any previous one. Issued.TAP says
+// what was issued: with a one-time-only policy a pass is one-time even if
+// multi-use was asked for.
+func (t *TAPs) IssueWith(ctx context.Context, actor audit.Actor, u store.User, req TAPRequest) (Issued, error) {
+	policy := t.Policy
+	if t.Policies != nil {
+		p, err := t.Policies.Load(ctx)
+		if err != nil {
+			return Issued{}, err
+		}
+		groups, err := GroupNames(ctx, t.Store, u.ID)
+		if err != nil {
+			return Issued{}, err
+		}
+		if ok, why := MethodAllowed(p, MethodTAP, groups); !ok {
+			return Issued{}, ErrTAPNotAllowed.WithDetail("%s", why)
+		}
+		policy = p.TAP.Policy
+	}
+	now := t.Now()
+	plan, err := policy.Plan(req, now)
 	if err != nil {
 		return Issued{}, problem.BadRequest(err.Error())
 	}
 	if u.Disabled {
 		return Issued{}, problem.New(http.StatusConflict, "user_disabled", "This user is disabled; enable the user before issuing a temporary access pass.")
 	}
-	now := t.Now()
-	pass := GeneratePass(t.Policy.Length)
+	pass := GeneratePass(policy.Length)
 	tap := store.TAP{
-		UserID: u.ID, Hash: HashPass(t.Key, u.ID, pass), OneTime: oneTime, CreatedBy: string(actor),
-		CreatedAt: now, StartsAt: now, ExpiresAt: now.Add(life),
+		UserID: u.ID, Hash: HashPass(t.Key, u.ID, pass), OneTime: plan.OneTime, CreatedBy: string(actor),
+		CreatedAt: now, StartsAt: plan.StartsAt, ExpiresAt: plan.ExpiresAt,
 	}
 	if err := t.Store.PutTAP(ctx, tap); err != nil {
 		return Issued{}, err
 	}
-	audit.Log(ctx, t.Store, now, actor, "tap.issue", u.Username, map[string]any{"expires": tap.ExpiresAt.UTC().Format(time.RFC3339), "one_time": oneTime})
+	detail := map[string]any{"expires": tap.ExpiresAt.UTC().Format(time.RFC3339), "one_time": tap.OneTime}
+	if tap.StartsAt.After(now) {
+		detail["starts"] = tap.StartsAt.UTC().Format(time.RFC3339)
+	}
+	audit.Log(ctx, t.Store, now, actor, "tap.issue", u.Username, detail)
 	return Issued{Pass: pass, TAP: tap}, nil
 }
 
@@ -108,6 +143,28 @@ func (t *TAPs) Verify(ctx context.Context, username string, u *store.User, typed
 	case TAPNotStarted:
 		return tap, ErrTAPNotStarted
 	}
+	// Refused only once the pass matched (a guesser learns nothing about the
+	// account) and before it is used, so that a disabled user's attempt
+	// changes nothing: a one-time pass is still there if the user is enabled
+	// again.
+	if u.Disabled {
+		return tap, ErrTAPUserDisabled
+	}
+	if t.Policies != nil {
+		// Checked only once the pass matched, so the answer reveals nothing
+		// to someone guessing.
+		p, err := t.Policies.Load(ctx)
+		if err != nil {
+			return tap, err
+		}
+		groups, err := GroupNames(ctx, t.Store, u.ID)
+		if err != nil {
+			return tap, err
+		}
+		if ok, why := MethodAllowed(p, MethodTAP, groups); !ok {
+			return tap, ErrTAPNotAllowed.WithDetail("%s", why)
+		}
+	}
 	used, err := t.Store.UseTAP(ctx, u.ID, tap.Hash, now)
 	if errors.Is(err, store.ErrNotFound) {
 		// Lost a race with another use of the same one-time pass.
@@ -117,4 +174,19 @@ func (t *TAPs) Verify(ctx context.Context, username string, u *store.User, typed
 	}
 	_ = t.Store.ResetHits(ctx, "tap:user:"+username)
 	return used, nil
+}
+
+// GroupNames lists the names of the groups a user belongs to: the form
+// every policy decision (MethodAllowed, PasskeyAllowed, ShouldPrompt, ...)
+// takes.
+func GroupNames(ctx context.Context, st store.Store, userID string) ([]string, error) {
+	groups, err := st.ListUserGroups(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(groups))
+	for _, g := range groups {
+		names = append(names, g.Name)
+	}
+	return names, nil
 }
