@@ -238,7 +238,9 @@ func (s *Service) record(ctx context.Context, ev *store.SignInEvent, err error) 
 		s.Log.Log(ctx, level, "sign-in refused", "method", ev.Method, "user", ev.Username, "reason", p.Code,
 			"detail", ev.Detail, "ip", ev.IP, "possible_phishing", ev.Phishing)
 	}
-	if _, werr := s.Store.AppendSignIn(ctx, *ev); werr != nil {
+	// Every attempt is recorded, even when the client has gone away
+	// meanwhile (a browser that navigated off the page cancels the request).
+	if _, werr := s.Store.AppendSignIn(context.WithoutCancel(ctx), *ev); werr != nil {
 		s.Log.ErrorContext(ctx, "sign-in log write failed", "err", werr)
 	}
 	if s.OnRecord != nil {

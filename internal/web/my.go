@@ -24,11 +24,25 @@ func viewPasskeys(creds []store.Credential) []passkeyView {
 		k := passkey.Classify(c.BackupEligible, c.BackupState)
 		out = append(out, passkeyView{
 			ID: c.ID, Name: c.Name, Model: passkey.ModelName(c.AAGUID), AAGUID: passkey.FormatAAGUID(c.AAGUID),
-			Type: string(k), TypeLabel: k.Label(), Created: c.CreatedAt, LastUsed: c.LastUsedAt,
+			Type: string(k), TypeLabel: typeDetail(k, c.BackupState), Created: c.CreatedAt, LastUsed: c.LastUsedAt,
 			Attestation: c.AttestationFormat, Transports: c.Transports,
 		})
 	}
 	return out
+}
+
+// typeDetail is the longer description in the passkey's tooltip: a synced
+// passkey whose last sign-in said it is not backed up yet is still treated
+// as synced (it may be copied at any time), but people should know its
+// backup state, which follows the BS flag of every sign-in.
+func typeDetail(k passkey.Kind, backedUp bool) string {
+	if k == passkey.KindSynced && !backedUp {
+		return k.Label() + " (not backed up yet)"
+	}
+	if k == passkey.KindSynced {
+		return k.Label() + " (backed up)"
+	}
+	return k.Label()
 }
 
 // resilienceAdvice explains, in passkey words, when an account is one lost
