@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -35,13 +36,15 @@ import (
 	"testing"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, to count rows the Store does not expose
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, likewise for PostgreSQL
+	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver, to count rows the Store does not expose
 
 	"github.com/sesame-idp/sesame/internal/app"
 	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/config"
 	"github.com/sesame-idp/sesame/internal/directory"
 	"github.com/sesame-idp/sesame/internal/store"
+	"github.com/sesame-idp/sesame/internal/store/pgtest"
 	"github.com/sesame-idp/sesame/internal/web"
 )
 
@@ -61,13 +64,20 @@ type sesameOptions struct {
 }
 
 // testDatabase chooses the database of an instance whose options do not
-// name one. It returns "" (SQLite in the data directory). A PostgreSQL run of
-// this suite replaces it (for example in an init function guarded by an
-// environment variable) with a function that creates a fresh, empty
-// database for the test, registers its removal with t.Cleanup and returns
-// its postgres:// URL; the rest of the harness and every test stay as they
-// are, except the row counts in countRows, which need a PostgreSQL branch.
-var testDatabase = func(t testing.TB) string { return "" }
+// name one: SQLite in the data directory by default; with
+// SESAME_E2E_DATABASE=postgres, a fresh schema on SESAME_TEST_POSTGRES for
+// each instance (scripts/test.sh runs the suite both ways).
+var testDatabase = func(t testing.TB) string {
+	switch db := os.Getenv("SESAME_E2E_DATABASE"); db {
+	case "", "sqlite":
+		return ""
+	case "postgres":
+		return pgtest.Schema(t, pgtest.URL(t), 8)
+	default:
+		t.Fatalf("SESAME_E2E_DATABASE=%q: want sqlite or postgres", db)
+		return ""
+	}
+}
 
 // instance is one running Sesame.
 type instance struct {
@@ -130,10 +140,12 @@ func startSesame(t testing.TB, opts sesameOptions) *instance {
 	})
 	if cfg.Database == "" {
 		inst.rawDB, err = sql.Open("sqlite", filepath.Join(cfg.DataDir, app.DatabaseFile)+"?_pragma=query_only(1)&_pragma=busy_timeout(10000)")
-		if err != nil {
-			ln.Close()
-			t.Fatalf("opening the database read-only: %v", err)
-		}
+	} else {
+		inst.rawDB, err = openRawPostgres(cfg.Database)
+	}
+	if err != nil {
+		ln.Close()
+		t.Fatalf("opening a second connection to the database: %v", err)
 	}
 	inst.handler = a.Handler() // built once and shared by every listener
 	inst.serve(t, ln)
@@ -311,6 +323,25 @@ func (inst *instance) audit(t testing.TB) []store.AuditEvent {
 		t.Fatalf("listing the audit log: %v", err)
 	}
 	return evs
+}
+
+// openRawPostgres opens a plain database/sql connection on the same schema.
+// pool_max_conns is a pgxpool setting, which a plain connection would send
+// to the server as an unknown parameter.
+func openRawPostgres(dbURL string) (*sql.DB, error) {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	q := u.Query()
+	q.Del("pool_max_conns")
+	u.RawQuery = q.Encode()
+	db, err := sql.Open("pgx", u.String())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(2)
+	return db, nil
 }
 
 // countRows counts the rows of a table the Store interface has no listing

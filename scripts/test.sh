@@ -21,6 +21,10 @@
 #               stopped and removed when this script exits. It never uses a
 #               server that happens to run on the machine.
 #   a C compiler, which -race needs, installed with apt-get if missing.
+#   oauth2-proxy for the OpenID Connect tests, built with `go install` from the
+#               Go module proxy into a cache directory (not committed) and
+#               exported as SESAME_TEST_OAUTH2_PROXY. If that is already set it
+#               is used as is.
 #
 # With CI=true a missing browser or database is an error; otherwise the tests
 # that need it are skipped and a warning says so.
@@ -147,6 +151,34 @@ elif in_ci; then
 	die "CI=true but no Chromium (chromium, chromium-browser or google-chrome) is available, and it could not be installed: the browser tests cannot run"
 else
 	warn "no Chromium found: browser tests will be skipped"
+fi
+
+# ---------------------------------------------------------------- oauth2-proxy
+
+# A real relying party for the OpenID provider's end-to-end test. Built from
+# source at a pinned version; the binary is cached between runs.
+oauth2_proxy_version=v7.15.6
+if [[ -n ${SESAME_TEST_OAUTH2_PROXY:-} ]]; then
+	say "oauth2-proxy: using SESAME_TEST_OAUTH2_PROXY=$SESAME_TEST_OAUTH2_PROXY"
+else
+	proxy_bin_dir=${XDG_CACHE_HOME:-$HOME/.cache}/sesame/oauth2-proxy-$oauth2_proxy_version
+	if [[ ! -x $proxy_bin_dir/oauth2-proxy ]]; then
+		say "oauth2-proxy: building $oauth2_proxy_version into $proxy_bin_dir"
+		mkdir -p "$proxy_bin_dir"
+		# GOFLAGS from the environment (e.g. -mod=...) are for this module,
+		# not for installing another one.
+		if ! GOFLAGS='' GOBIN=$proxy_bin_dir go install "github.com/oauth2-proxy/oauth2-proxy/v7@$oauth2_proxy_version"; then
+			rm -f "$proxy_bin_dir/oauth2-proxy"
+		fi
+	fi
+	if [[ -x $proxy_bin_dir/oauth2-proxy ]]; then
+		export SESAME_TEST_OAUTH2_PROXY=$proxy_bin_dir/oauth2-proxy
+		say "oauth2-proxy: SESAME_TEST_OAUTH2_PROXY=$SESAME_TEST_OAUTH2_PROXY"
+	elif in_ci; then
+		die "CI=true but oauth2-proxy $oauth2_proxy_version could not be built: the OpenID Connect relying-party test cannot run"
+	else
+		warn "oauth2-proxy could not be built: its test will be skipped"
+	fi
 fi
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -305,6 +337,21 @@ test_cmd=(go test -race -count=1 -timeout 15m "${test_flags[@]}" "${packages[@]}
 say "${test_cmd[*]}"
 status=0
 "${test_cmd[@]}" || status=$?
+
+# The end-to-end suite runs a second time with every Sesame instance on
+# PostgreSQL, so both backends are proven through the browser and real
+# clients, not only by the storage conformance suite.
+if $whole_module || [[ " ${packages[*]} " == *" ./e2e"* ]]; then
+	if [[ -n ${SESAME_TEST_POSTGRES:-} ]]; then
+		e2e_cmd=(go test -race -count=1 -timeout 15m "${test_flags[@]}" ./e2e/...)
+		say "SESAME_E2E_DATABASE=postgres ${e2e_cmd[*]}"
+		SESAME_E2E_DATABASE=postgres "${e2e_cmd[@]}" || status=$?
+	elif in_ci; then
+		die "CI=true but no PostgreSQL for the end-to-end suite"
+	else
+		warn "no PostgreSQL: the end-to-end suite ran on SQLite only"
+	fi
+fi
 if ((status == 0)); then
 	say "all tests passed"
 else
