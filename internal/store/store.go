@@ -179,12 +179,22 @@ type SignInEvent struct {
 	Model        string
 	PasskeyType  string // "synced", "device-bound" or empty
 	Phishing     bool   // the response was made for another origin or RP ID
+
+	// The sign-in context Conditional Access saw, so what-if, report-only
+	// impact and replay work from the record alone.
+	Client             string // "browser" or "legacy"
+	Country            string // ISO country code, "" when unknown
+	Action             string // e.g. "register-security-info"; "" for a sign-in
+	TrustedDevice      bool   // the browser is a remembered trusted device
+	BoundPasskeyDevice bool   // a device-bound passkey of the user lives on this device
+	Access             string // every policy's result (JSON, written by the access package)
 }
 
 // SignInFilter selects sign-in records, newest first (by Time, then by ID).
 // Empty or zero fields do not filter.
 type SignInFilter struct {
 	UserID string
+	App    string // the app's client ID; "" matches every app
 	Result string
 	Since  time.Time // inclusive: Time >= Since
 	Until  time.Time // exclusive: Time < Until
@@ -284,6 +294,9 @@ type Store interface {
 	// the event's ID and returns the one assigned; IDs increase.
 	AppendSignIn(ctx context.Context, e SignInEvent) (int64, error)
 	ListSignIns(ctx context.Context, f SignInFilter) ([]SignInEvent, error)
+	// DeleteSignInsBefore is the retention expiry, the one way sign-in
+	// records are ever removed: those with Time before cutoff go.
+	DeleteSignInsBefore(ctx context.Context, cutoff time.Time) (int, error)
 	AppendAudit(ctx context.Context, e AuditEvent) (int64, error)
 	ListAudit(ctx context.Context, limit int) ([]AuditEvent, error) // newest first (Time, then ID); limit <= 0 means 100
 

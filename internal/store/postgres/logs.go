@@ -19,13 +19,15 @@ import (
 const defaultLimit = 100
 
 const signInColumns = `id, time, user_id, username, ip, user_agent, app, method, result,
-	reason, detail, credential_id, aaguid, model, passkey_type, phishing`
+	reason, detail, credential_id, aaguid, model, passkey_type, phishing,
+	client, country, action, trusted_device, bound_passkey_device, access`
 
 func scanSignIn(row pgx.Row) (store.SignInEvent, error) {
 	var e store.SignInEvent
 	var t time.Time
 	err := row.Scan(&e.ID, &t, &e.UserID, &e.Username, &e.IP, &e.UserAgent, &e.App, &e.Method, &e.Result,
-		&e.Reason, &e.Detail, &e.CredentialID, &e.AAGUID, &e.Model, &e.PasskeyType, &e.Phishing)
+		&e.Reason, &e.Detail, &e.CredentialID, &e.AAGUID, &e.Model, &e.PasskeyType, &e.Phishing,
+		&e.Client, &e.Country, &e.Action, &e.TrustedDevice, &e.BoundPasskeyDevice, &e.Access)
 	if err != nil {
 		return store.SignInEvent{}, mapErr(err)
 	}
@@ -38,11 +40,13 @@ func (s *Store) AppendSignIn(ctx context.Context, e store.SignInEvent) (int64, e
 	var id int64
 	err := s.queryRow(ctx, `
 		INSERT INTO signins (time, user_id, username, ip, user_agent, app, method, result,
-			reason, detail, credential_id, aaguid, model, passkey_type, phishing)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			reason, detail, credential_id, aaguid, model, passkey_type, phishing,
+			client, country, action, trusted_device, bound_passkey_device, access)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 		RETURNING id`,
 		ts(e.Time), e.UserID, e.Username, e.IP, e.UserAgent, e.App, e.Method, e.Result,
-		e.Reason, e.Detail, e.CredentialID, e.AAGUID, e.Model, e.PasskeyType, e.Phishing).Scan(&id)
+		e.Reason, e.Detail, e.CredentialID, e.AAGUID, e.Model, e.PasskeyType, e.Phishing,
+		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access).Scan(&id)
 	return id, mapErr(err)
 }
 
@@ -56,6 +60,9 @@ func (s *Store) ListSignIns(ctx context.Context, f store.SignInFilter) ([]store.
 	}
 	if f.UserID != "" {
 		add("user_id = $%d", f.UserID)
+	}
+	if f.App != "" {
+		add("app = $%d", f.App)
 	}
 	if f.Result != "" {
 		add("result = $%d", f.Result)
@@ -112,4 +119,9 @@ func limitOrDefault(n int) int {
 		return defaultLimit
 	}
 	return n
+}
+
+// DeleteSignInsBefore is the retention expiry.
+func (s *Store) DeleteSignInsBefore(ctx context.Context, cutoff time.Time) (int, error) {
+	return affected(s.exec(ctx, `DELETE FROM signins WHERE time < $1`, ts(cutoff)))
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/sesame-idp/sesame/internal/store"
 )
@@ -14,13 +15,15 @@ import (
 const defaultLimit = 100
 
 const signInColumns = `id, time, user_id, username, ip, user_agent, app, method, result,
-	reason, detail, credential_id, aaguid, model, passkey_type, phishing`
+	reason, detail, credential_id, aaguid, model, passkey_type, phishing,
+	client, country, action, trusted_device, bound_passkey_device, access`
 
 func scanSignIn(row scanner) (store.SignInEvent, error) {
 	var e store.SignInEvent
 	var t int64
 	err := row.Scan(&e.ID, &t, &e.UserID, &e.Username, &e.IP, &e.UserAgent, &e.App, &e.Method, &e.Result,
-		&e.Reason, &e.Detail, &e.CredentialID, &e.AAGUID, &e.Model, &e.PasskeyType, &e.Phishing)
+		&e.Reason, &e.Detail, &e.CredentialID, &e.AAGUID, &e.Model, &e.PasskeyType, &e.Phishing,
+		&e.Client, &e.Country, &e.Action, &e.TrustedDevice, &e.BoundPasskeyDevice, &e.Access)
 	if err != nil {
 		return store.SignInEvent{}, mapErr(err)
 	}
@@ -33,11 +36,13 @@ func (s *Store) AppendSignIn(ctx context.Context, e store.SignInEvent) (int64, e
 	var id int64
 	err := s.write.QueryRowContext(ctx, `
 		INSERT INTO signins (time, user_id, username, ip, user_agent, app, method, result,
-			reason, detail, credential_id, aaguid, model, passkey_type, phishing)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			reason, detail, credential_id, aaguid, model, passkey_type, phishing,
+			client, country, action, trusted_device, bound_passkey_device, access)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING id`,
 		millis(e.Time), e.UserID, e.Username, e.IP, e.UserAgent, e.App, e.Method, e.Result,
-		e.Reason, e.Detail, e.CredentialID, e.AAGUID, e.Model, e.PasskeyType, e.Phishing).Scan(&id)
+		e.Reason, e.Detail, e.CredentialID, e.AAGUID, e.Model, e.PasskeyType, e.Phishing,
+		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access).Scan(&id)
 	return id, mapErr(err)
 }
 
@@ -47,6 +52,9 @@ func (s *Store) ListSignIns(ctx context.Context, f store.SignInFilter) ([]store.
 	var args []any
 	if f.UserID != "" {
 		where, args = append(where, "user_id = ?"), append(args, f.UserID)
+	}
+	if f.App != "" {
+		where, args = append(where, "app = ?"), append(args, f.App)
 	}
 	if f.Result != "" {
 		where, args = append(where, "result = ?"), append(args, f.Result)
@@ -103,4 +111,9 @@ func limitOrDefault(n int) int {
 		return defaultLimit
 	}
 	return n
+}
+
+// DeleteSignInsBefore is the retention expiry.
+func (s *Store) DeleteSignInsBefore(ctx context.Context, cutoff time.Time) (int, error) {
+	return affected(s.write.ExecContext(ctx, `DELETE FROM signins WHERE time < ?`, millis(cutoff)))
 }

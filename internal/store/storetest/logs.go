@@ -18,6 +18,8 @@ var signInTests = []test{
 			Reason: "origin_mismatch", Detail: `expected "https://id.example.com", got "https://evil.example"`,
 			CredentialID: store.NewID(), AAGUID: "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4", Model: "Google Password Manager",
 			PasskeyType: "synced", Phishing: true,
+			Client: "browser", Country: "NL", Action: "register-security-info", TrustedDevice: true,
+			BoundPasskeyDevice: true, Access: `[{"policy":"admins","result":"report-only"}]`,
 		}
 		empty := store.SignInEvent{Time: at(time.Second), Method: "tap", Result: store.ResultFailure}
 		var last int64
@@ -57,8 +59,8 @@ var signInTests = []test{
 		ctx := context.Background()
 		alice, bob := store.NewID(), store.NewID()
 		events := []store.SignInEvent{
-			{Time: at(0), UserID: alice, Result: store.ResultSuccess},
-			{Time: at(1 * time.Second), UserID: bob, Result: store.ResultFailure},
+			{Time: at(0), UserID: alice, Result: store.ResultSuccess, App: "grafana"},
+			{Time: at(1 * time.Second), UserID: bob, Result: store.ResultFailure, App: "grafana"},
 			{Time: at(2 * time.Second), UserID: alice, Result: store.ResultFailure},
 			{Time: at(2 * time.Second), UserID: "", Result: store.ResultFailure}, // same time, appended later
 			{Time: at(3 * time.Second), UserID: alice, Result: store.ResultSuccess},
@@ -91,6 +93,8 @@ var signInTests = []test{
 			{"empty range", store.SignInFilter{Since: at(time.Second), Until: at(time.Second)}, nil},
 			{"user and result", store.SignInFilter{UserID: alice, Result: store.ResultSuccess}, pick(4, 0, 5)},
 			{"everything", store.SignInFilter{UserID: alice, Result: store.ResultFailure, Since: at(0), Until: at(time.Hour)}, pick(2)},
+			{"app", store.SignInFilter{App: "grafana"}, pick(1, 0)},
+			{"app and user", store.SignInFilter{App: "grafana", UserID: alice}, pick(0)},
 			{"limit", store.SignInFilter{Limit: 2}, pick(4, 3)},
 			{"limit with filter", store.SignInFilter{UserID: alice, Limit: 3}, pick(4, 2, 0)},
 			{"limit above count", store.SignInFilter{Limit: 1000}, pick(4, 3, 2, 1, 0, 5)},
@@ -100,6 +104,23 @@ var signInTests = []test{
 				ok(t, "ListSignIns", err)
 				same(t, "ListSignIns", got, tc.want)
 			})
+		}
+	}},
+	{"RetentionDelete", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		for i := range 5 {
+			_, err := s.AppendSignIn(ctx, store.SignInEvent{Time: at(time.Duration(i) * time.Hour), Result: store.ResultSuccess})
+			ok(t, "AppendSignIn", err)
+		}
+		n, err := s.DeleteSignInsBefore(ctx, at(2*time.Hour))
+		ok(t, "DeleteSignInsBefore", err)
+		if n != 2 {
+			t.Fatalf("DeleteSignInsBefore removed %d, want 2", n)
+		}
+		got, err := s.ListSignIns(ctx, store.SignInFilter{})
+		ok(t, "ListSignIns", err)
+		if len(got) != 3 || !got[2].Time.Equal(ms(at(2*time.Hour))) {
+			t.Fatalf("after retention: %d records, oldest %v; want 3 from %v", len(got), got[len(got)-1].Time, at(2*time.Hour))
 		}
 	}},
 	{"DefaultLimit", func(t *testing.T, s store.Store) {
