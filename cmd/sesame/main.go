@@ -94,7 +94,8 @@ environment variable SESAME_<FLAG>, e.g. --data-dir is SESAME_DATA_DIR.`,
 	pf.StringVar(&e.cfg.URL, "url", e.cfg.URL, "public URL people open; the passkey RP ID and allowed origin derive from it (https required except on localhost)")
 
 	root.AddCommand(e.serveCmd(), e.userCmd(), e.groupCmd(), e.tapCmd(), e.benchCmd(),
-		e.migrateCmd(), e.backupCmd(), e.restoreCmd())
+		e.migrateCmd(), e.backupCmd(), e.restoreCmd(), e.policyCmd(), e.metadataCmd(),
+		e.appCmd(), e.keysCmd(), e.locationCmd(), e.logCmd())
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}

@@ -25,6 +25,8 @@ import (
 	"github.com/sesame-idp/sesame/internal/config"
 	"github.com/sesame-idp/sesame/internal/directory"
 	"github.com/sesame-idp/sesame/internal/methods"
+	"github.com/sesame-idp/sesame/internal/oidc"
+	"github.com/sesame-idp/sesame/internal/oidc/oidcstore"
 	"github.com/sesame-idp/sesame/internal/ops"
 	"github.com/sesame-idp/sesame/internal/passkey"
 	"github.com/sesame-idp/sesame/internal/signin"
@@ -48,6 +50,7 @@ type App struct {
 	RP      *passkey.RP
 	SignIn  *signin.Service
 	Web     *web.Server
+	OIDC    *oidc.Provider // nil when the database backend does not store the provider's records
 	Log     *slog.Logger
 	Now     func() time.Time
 	Metrics *ops.Metrics
@@ -117,6 +120,20 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 		Store: st, SignIn: a.SignIn, Dir: a.Dir, TAPs: a.TAPs, Log: log, Now: now,
 		SecureCookies: cfg.SecureCookies(), RateLimit: cfg.RateLimit,
 	}
+	if ost, ok := st.(oidcstore.Store); ok {
+		a.OIDC, err = oidc.New(oidc.Config{
+			Issuer: cfg.URL, Store: st, OIDCStore: ost, Sessions: a.SignIn,
+			CookieName: web.CookieName, SecureCookies: cfg.SecureCookies(),
+			KeyEncryptionKey: a.DeriveKey("sesame/oidc-keys/v1"), CodeKey: a.DeriveKey("sesame/oidc-codes/v1"),
+			Now: now, Log: log,
+		})
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+	} else {
+		log.Warn("this database backend does not support the OpenID provider yet: apps cannot sign in")
+	}
 	return a, nil
 }
 
@@ -142,6 +159,12 @@ func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /readyz", ops.Ready(a.ping))
 	mux.Handle("GET /metrics", a.Metrics.Handler())
+	if a.OIDC != nil {
+		// Apps sign in through the OpenID provider: discovery and /oauth2/.
+		h := a.OIDC.Handler()
+		mux.Handle(oidc.PathDiscovery, h)
+		mux.Handle(oidc.PathPrefix, h)
+	}
 	mux.Handle("/", a.Web.Handler())
 	return ops.RequestID(a.Metrics.Instrument(mux))
 }
@@ -183,6 +206,9 @@ func (a *App) Sweep(ctx context.Context) {
 		a.Log.WarnContext(ctx, "sweeping expired sessions failed", "err", err)
 	} else if n > 0 {
 		a.Log.DebugContext(ctx, "swept expired sessions", "count", n)
+	}
+	if a.OIDC != nil {
+		a.OIDC.Sweep(ctx)
 	}
 }
 

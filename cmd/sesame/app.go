@@ -1,0 +1,254 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sesame-idp/sesame/internal/app"
+	"github.com/sesame-idp/sesame/internal/audit"
+	"github.com/sesame-idp/sesame/internal/oidc"
+)
+
+// provider is the OpenID provider of an opened Sesame, or a clear error.
+func provider(a *app.App) (*oidc.Provider, error) {
+	if a.OIDC == nil {
+		return nil, errors.New("this database backend does not support apps (OpenID Connect) yet")
+	}
+	return a.OIDC, nil
+}
+
+func (e *env) appCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "app",
+		Short: "Apps that sign people in through Sesame (OpenID Connect clients)",
+		Long: `Apps (Grafana, Nextcloud, GitLab, anything behind oauth2-proxy, your own)
+sign people in through Sesame with OpenID Connect. Register each one with
+"sesame app add", then configure the app with the issuer (the --url of
+Sesame), the client ID and, for a confidential app, the client secret.`,
+	}
+
+	var redirects, postLogout []string
+	var public, rs256 bool
+	add := &cobra.Command{
+		Use:   "add NAME --redirect-uri URI [--redirect-uri URI ...]",
+		Short: "Register an app; its client secret is printed once, on the last line",
+		Long: `Register an app. NAME becomes its client ID (lower-case letters, digits,
+dots, dashes, underscores). Redirect URIs are matched exactly, so give each
+one exactly as the app sends it; https is required except on localhost.
+
+A confidential app (the default: it has a server that keeps a secret) gets a
+client secret, printed once, alone on the last line, so scripts can take it
+with "tail -n 1". Sesame keeps only its hash: if it is lost, use
+"sesame app rotate-secret". A --public app (single-page or native) has no
+secret and must use PKCE.`,
+		Args: exactArgs(1, "a NAME"),
+		RunE: e.run(func(cmd *cobra.Command, a *app.App, args []string) error {
+			p, err := provider(a)
+			if err != nil {
+				return err
+			}
+			alg := oidc.ES256
+			if rs256 {
+				alg = oidc.RS256
+			}
+			added, secret, err := p.AddApp(cmd.Context(), audit.CLI, oidc.NewApp{Name: args[0], RedirectURIs: redirects,
+				PostLogoutRedirectURIs: postLogout, Public: public, SigningAlg: alg})
+			if err != nil {
+				return err
+			}
+			kind := "confidential"
+			if added.Public {
+				kind = "public, PKCE required"
+			}
+			ep := p.Endpoints()
+			fmt.Fprintf(e.stdout, "Added app %s (%s, ID tokens signed with %s).\n", added.ClientID, kind, added.SigningAlg)
+			fmt.Fprintf(e.stdout, "  Issuer:     %s\n  Discovery:  %s\n  Client ID:  %s\n", ep.Issuer, ep.Discovery, added.ClientID)
+			if secret != "" {
+				fmt.Fprintf(e.stdout, "The client secret is shown only now; put it in the app's settings:\n%s\n", secret)
+			}
+			return nil
+		}),
+	}
+	add.Flags().StringArrayVar(&redirects, "redirect-uri", nil, "where Sesame may send the browser back with a code (repeatable; matched exactly)")
+	add.Flags().StringArrayVar(&postLogout, "post-logout-redirect-uri", nil, "where Sesame may send the browser after the app signs the user out (repeatable)")
+	add.Flags().BoolVar(&public, "public", false, "a single-page or native app that cannot keep a secret (PKCE required, no secret)")
+	add.Flags().BoolVar(&rs256, "rs256", false, "sign this app's tokens with RS256 instead of ES256 (for apps that cannot verify ES256)")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the registered apps",
+		Args:  cobra.NoArgs,
+		RunE: e.run(func(cmd *cobra.Command, a *app.App, _ []string) error {
+			p, err := provider(a)
+			if err != nil {
+				return err
+			}
+			apps, err := p.ListApps(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := e.table()
+			fmt.Fprintln(tw, "CLIENT ID\tTYPE\tALG\tREDIRECT URIS\tCREATED")
+			for _, ap := range apps {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ap.ClientID, appKind(ap), ap.SigningAlg, strings.Join(ap.RedirectURIs, " "), when(ap.CreatedAt))
+			}
+			return tw.Flush()
+		}),
+	}
+
+	show := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show an app and the settings it needs",
+		Args:  exactArgs(1, "a NAME"),
+		RunE: e.run(func(cmd *cobra.Command, a *app.App, args []string) error {
+			p, err := provider(a)
+			if err != nil {
+				return err
+			}
+			ap, err := p.App(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			ep := p.Endpoints()
+			tw := e.table()
+			fmt.Fprintf(tw, "Client ID:\t%s\n", ap.ClientID)
+			fmt.Fprintf(tw, "Type:\t%s\n", appKind(ap))
+			fmt.Fprintf(tw, "Signing:\t%s\n", ap.SigningAlg)
+			for _, u := range ap.RedirectURIs {
+				fmt.Fprintf(tw, "Redirect URI:\t%s\n", u)
+			}
+			for _, u := range ap.PostLogoutRedirectURIs {
+				fmt.Fprintf(tw, "Post-logout URI:\t%s\n", u)
+			}
+			fmt.Fprintf(tw, "Created:\t%s\n", when(ap.CreatedAt))
+			fmt.Fprintf(tw, "Issuer:\t%s\n", ep.Issuer)
+			fmt.Fprintf(tw, "Discovery:\t%s\n", ep.Discovery)
+			fmt.Fprintf(tw, "Authorization endpoint:\t%s\n", ep.Authorization)
+			fmt.Fprintf(tw, "Token endpoint:\t%s\n", ep.Token)
+			fmt.Fprintf(tw, "Userinfo endpoint:\t%s\n", ep.UserInfo)
+			fmt.Fprintf(tw, "JWKS:\t%s\n", ep.JWKS)
+			fmt.Fprintf(tw, "End session endpoint:\t%s\n", ep.EndSession)
+			return tw.Flush()
+		}),
+	}
+
+	del := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete an app; its tokens stop working at once",
+		Args:  exactArgs(1, "a NAME"),
+		RunE: e.run(func(cmd *cobra.Command, a *app.App, args []string) error {
+			p, err := provider(a)
+			if err != nil {
+				return err
+			}
+			if err := p.DeleteApp(cmd.Context(), audit.CLI, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Deleted app %s and revoked its tokens.\n", args[0])
+			return nil
+		}),
+	}
+
+	rotate := &cobra.Command{
+		Use:   "rotate-secret NAME",
+		Short: "Give a confidential app a new client secret (printed once, on the last line); the old one stops working",
+		Args:  exactArgs(1, "a NAME"),
+		RunE: e.run(func(cmd *cobra.Command, a *app.App, args []string) error {
+			p, err := provider(a)
+			if err != nil {
+				return err
+			}
+			secret, err := p.RotateAppSecret(cmd.Context(), audit.CLI, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "New client secret for %s; the old one no longer works. It is shown only now:\n%s\n", args[0], secret)
+			return nil
+		}),
+	}
+	c.AddCommand(add, list, show, del, rotate)
+	return c
+}
+
+func appKind(a oidc.App) string {
+	if a.Public {
+		return "public"
+	}
+	return "confidential"
+}
+
+func (e *env) keysCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "keys",
+		Short: "The keys that sign ID and access tokens",
+		Long: `Sesame signs tokens with ES256 keys (and RS256 for apps registered with
+--rs256). Keys are stored encrypted with the server secret, replaced every 30
+days on their own, published in the JWKS a day before they start signing,
+and kept there until the tokens they signed have expired.`,
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the signing keys and their state",
+		Args:  cobra.NoArgs,
+		RunE: e.run(func(cmd *cobra.Command, a *app.App, _ []string) error {
+			p, err := provider(a)
+			if err != nil {
+				return err
+			}
+			keys, err := p.Keys(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := e.table()
+			fmt.Fprintln(tw, "KEY ID\tALG\tSTATE\tSIGNS FROM\tPUBLISHED UNTIL")
+			for _, k := range keys {
+				until := "-"
+				if !k.PublishedUntil.IsZero() {
+					until = when(k.PublishedUntil)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State, when(k.NotBefore), until)
+			}
+			return tw.Flush()
+		}),
+	}
+	var alg string
+	var immediately, dropOld bool
+	rotate := &cobra.Command{
+		Use:   "rotate",
+		Short: "Start a new signing key now instead of waiting for the schedule",
+		Long: `Add a new signing key. It is published at once and starts signing a minute
+later, when every Sesame instance has seen it; the key it replaces stays
+published until the tokens it signed have expired.
+
+If a key may have leaked, use --immediately --drop-old: the new key signs at
+once and the old keys leave the JWKS, so tokens they signed stop verifying
+and people sign in to apps again.`,
+		Args: cobra.NoArgs,
+		RunE: e.run(func(cmd *cobra.Command, a *app.App, _ []string) error {
+			p, err := provider(a)
+			if err != nil {
+				return err
+			}
+			if dropOld && !immediately {
+				return usageError{errors.New("--drop-old needs --immediately: without it, nothing would sign until the new key takes over")}
+			}
+			k, err := p.RotateKey(cmd.Context(), strings.ToUpper(alg), immediately, dropOld)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "New %s key %s signs from %s.\n", k.Algorithm, k.ID, when(k.NotBefore))
+			if dropOld {
+				fmt.Fprintln(e.stdout, "The previous keys were removed: tokens they signed no longer verify.")
+			}
+			return nil
+		}),
+	}
+	rotate.Flags().StringVar(&alg, "alg", oidc.ES256, "algorithm of the key to replace: ES256 or RS256")
+	rotate.Flags().BoolVar(&immediately, "immediately", false, "sign with the new key at once (a server may sign with the old one for up to 30 seconds more)")
+	rotate.Flags().BoolVar(&dropOld, "drop-old", false, "with --immediately: remove the old keys of the algorithm from the JWKS now")
+	c.AddCommand(list, rotate)
+	return c
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "modernc.org/sqlite"
+)
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestAppCommands(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) result { return sesame(t, dir, nil, args...) }
+
+	r := mustOK(t, run("app", "add", "grafana", "--redirect-uri", "https://grafana.example.com/login/generic_oauth",
+		"--post-logout-redirect-uri", "https://grafana.example.com/"), "app add")
+	secret := lastLine(r.stdout)
+	if len(secret) != 43 || !strings.Contains(r.stdout, "Client ID:  grafana") || !strings.Contains(r.stdout, "http://localhost:8080/.well-known/openid-configuration") {
+		t.Errorf("app add output:\n%s", r.stdout)
+	}
+	r = mustOK(t, run("app", "add", "spa", "--public", "--redirect-uri", "http://localhost:3000/cb"), "app add --public")
+	if !strings.Contains(r.stdout, "public, PKCE required") || strings.Contains(r.stdout, "secret") {
+		t.Errorf("public app add output:\n%s", r.stdout)
+	}
+	mustOK(t, run("app", "add", "legacy", "--rs256", "--redirect-uri", "https://legacy.example.com/cb"), "app add --rs256")
+
+	mustFail(t, run("app", "add", "grafana", "--redirect-uri", "https://x.example.com/cb"), 1, "already exists")
+	mustFail(t, run("app", "add", "Bad Name", "--redirect-uri", "https://x.example.com/cb"), 1, "app name")
+	mustFail(t, run("app", "add", "x"), 1, "at least one redirect URI")
+	mustFail(t, run("app", "add", "x", "--redirect-uri", "http://x.example.com/cb"), 1, "redirect URI must be")
+	mustFail(t, run("app", "add"), 2, "needs a NAME")
+
+	r = mustOK(t, run("app", "list"), "app list")
+	for _, want := range []string{"grafana", "confidential", "spa", "public", "legacy", "RS256", "https://grafana.example.com/login/generic_oauth"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("app list lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, secret) {
+		t.Errorf("app list shows the secret")
+	}
+	r = mustOK(t, run("app", "show", "grafana"), "app show")
+	for _, want := range []string{"https://grafana.example.com/", "/oauth2/token", "/oauth2/logout", "ES256"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("app show lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	mustFail(t, run("app", "show", "nope"), 1, "no app with that name")
+
+	r = mustOK(t, run("app", "rotate-secret", "grafana"), "rotate-secret")
+	if s := lastLine(r.stdout); len(s) != 43 || s == secret {
+		t.Errorf("rotate-secret output:\n%s", r.stdout)
+	}
+	mustFail(t, run("app", "rotate-secret", "spa"), 1, "public app has no secret")
+
+	// Keys: the apps' algorithms have keys; a rotation adds a pending one.
+	r = mustOK(t, run("keys", "list"), "keys list")
+	if !strings.Contains(r.stdout, "ES256  current") || !strings.Contains(r.stdout, "RS256  current") {
+		t.Errorf("keys list:\n%s", r.stdout)
+	}
+	mustOK(t, run("keys", "rotate"), "keys rotate")
+	r = mustOK(t, run("keys", "list"), "keys list")
+	if !strings.Contains(r.stdout, "ES256  pending") {
+		t.Errorf("after rotate:\n%s", r.stdout)
+	}
+	mustFail(t, run("keys", "rotate", "--drop-old"), 2, "--drop-old needs --immediately")
+	mustFail(t, run("keys", "rotate", "--alg", "HS256"), 1, "unsupported signing algorithm")
+
+	mustOK(t, run("app", "delete", "legacy"), "app delete")
+	mustFail(t, run("app", "delete", "legacy"), 1, "no app with that name")
+
+	// Every change is in the audit log.
+	db, err := sql.Open("sqlite", filepath.Join(dir, "sesame.db")+"?_pragma=query_only(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM audit_events WHERE action LIKE 'app.%'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 5 { // three adds, one rotation, one delete
+		t.Errorf("%d app actions in the audit log, want 5", n)
+	}
+}

@@ -1,0 +1,350 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sesame-idp/sesame/internal/oidc/oidcstore"
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// The OpenID provider's storage (oidcstore.Store). The compare-and-set
+// operations are UPDATEs whose WHERE clause PostgreSQL re-checks after
+// waiting for a concurrent writer of the same row, inside a transaction
+// when more than one row changes.
+
+var _ oidcstore.Store = (*Store)(nil)
+
+// oidcTx runs fn in one transaction.
+func (s *Store) oidcTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return mapErr(pgx.BeginFunc(ctx, s.pool, fn))
+}
+
+// oidcMissingOrConflict explains why a conditional statement changed
+// nothing: the record is missing (ErrNotFound) or its condition failed
+// (ErrConflict).
+func oidcMissingOrConflict(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, query string, args ...any) error {
+	var one int
+	err := q.QueryRow(ctx, query, args...).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	} else if err != nil {
+		return mapErr(err)
+	}
+	return store.ErrConflict
+}
+
+// --- clients ---
+
+const oidcClientColumns = `id, secret_hash, public, redirect_uris, post_logout_redirect_uris,
+	signing_alg, created_at, updated_at`
+
+func scanOIDCClient(row pgx.Row) (oidcstore.Client, error) {
+	var c oidcstore.Client
+	var created, updated time.Time
+	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.SigningAlg, &created, &updated)
+	if err != nil {
+		return oidcstore.Client{}, mapErr(err)
+	}
+	if len(c.SecretHash) == 0 {
+		c.SecretHash = nil
+	}
+	c.RedirectURIs, c.PostLogoutRedirectURIs = fromList(c.RedirectURIs), fromList(c.PostLogoutRedirectURIs)
+	c.CreatedAt, c.UpdatedAt = fromTS(created), fromTS(updated)
+	return c, nil
+}
+
+func (s *Store) CreateClient(ctx context.Context, c oidcstore.Client) error {
+	_, err := s.exec(ctx, `
+		INSERT INTO oidc_clients (`+oidcClientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		c.ID, blob(c.SecretHash), c.Public, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs),
+		c.SigningAlg, ts(c.CreatedAt), ts(c.UpdatedAt))
+	return mapErr(err)
+}
+
+func (s *Store) GetClient(ctx context.Context, id string) (oidcstore.Client, error) {
+	return scanOIDCClient(s.queryRow(ctx, `SELECT `+oidcClientColumns+` FROM oidc_clients WHERE id = $1`, id))
+}
+
+func (s *Store) ListClients(ctx context.Context) ([]oidcstore.Client, error) {
+	rows, err := s.query(ctx, `SELECT `+oidcClientColumns+` FROM oidc_clients ORDER BY id`)
+	return collect(rows, err, scanOIDCClient)
+}
+
+func (s *Store) UpdateClient(ctx context.Context, c oidcstore.Client) error {
+	return mustAffect(s.exec(ctx, `
+		UPDATE oidc_clients SET secret_hash = $1, public = $2, redirect_uris = $3,
+			post_logout_redirect_uris = $4, signing_alg = $5, updated_at = $6
+		WHERE id = $7`,
+		blob(c.SecretHash), c.Public, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs),
+		c.SigningAlg, ts(c.UpdatedAt), c.ID))
+}
+
+// DeleteClient relies on the cascades for the client's requests, grants
+// and refresh tokens.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	return mustAffect(s.exec(ctx, `DELETE FROM oidc_clients WHERE id = $1`, id))
+}
+
+// --- authorization requests ---
+
+const oidcAuthRequestColumns = `id, client_id, params, created_at, expires_at, user_id,
+	credential_id, method, auth_time, amr, acr, done_at, code_hash, code_expires_at,
+	redeemed_at, grant_id`
+
+func scanOIDCAuthRequest(row pgx.Row) (oidcstore.AuthRequest, error) {
+	var r oidcstore.AuthRequest
+	var created, expires time.Time
+	var authTime, doneAt, codeExpires, redeemed *time.Time
+	err := row.Scan(&r.ID, &r.ClientID, &r.Params, &created, &expires, &r.Auth.UserID,
+		&r.Auth.CredentialID, &r.Auth.Method, &authTime, &r.Auth.AMR, &r.Auth.ACR, &doneAt, &r.CodeHash,
+		&codeExpires, &redeemed, &r.GrantID)
+	if err != nil {
+		return oidcstore.AuthRequest{}, mapErr(err)
+	}
+	r.Auth.AMR = fromList(r.Auth.AMR)
+	if len(r.CodeHash) == 0 {
+		r.CodeHash = nil
+	}
+	r.CreatedAt, r.ExpiresAt = fromTS(created), fromTS(expires)
+	r.Auth.AuthTime, r.Auth.At = fromNullTS(authTime), fromNullTS(doneAt)
+	r.CodeExpiresAt, r.RedeemedAt = fromNullTS(codeExpires), fromNullTS(redeemed)
+	return r, nil
+}
+
+func (s *Store) PutAuthRequest(ctx context.Context, r oidcstore.AuthRequest) error {
+	_, err := s.exec(ctx, `
+		INSERT INTO oidc_auth_requests (`+oidcAuthRequestColumns+`)
+		VALUES ($1, $2, $3, $4, $5, '', '', '', NULL, '{}', '', NULL, NULL, NULL, NULL, '')`,
+		r.ID, r.ClientID, blob(r.Params), ts(r.CreatedAt), ts(r.ExpiresAt))
+	return mapErr(err)
+}
+
+func (s *Store) GetAuthRequest(ctx context.Context, id string) (oidcstore.AuthRequest, error) {
+	return scanOIDCAuthRequest(s.queryRow(ctx,
+		`SELECT `+oidcAuthRequestColumns+` FROM oidc_auth_requests WHERE id = $1`, id))
+}
+
+func (s *Store) CompleteAuthRequest(ctx context.Context, id string, a oidcstore.Authentication) error {
+	n, err := affected(s.exec(ctx, `
+		UPDATE oidc_auth_requests SET user_id = $1, credential_id = $2, method = $3, auth_time = $4,
+			amr = $5, acr = $6, done_at = $7
+		WHERE id = $8 AND code_hash IS NULL`,
+		a.UserID, a.CredentialID, a.Method, ts(a.AuthTime), list(a.AMR), a.ACR, ts(a.At), id))
+	if err != nil || n == 1 {
+		return err
+	}
+	return oidcMissingOrConflict(ctx, s.pool, `SELECT 1 FROM oidc_auth_requests WHERE id = $1`, id)
+}
+
+func (s *Store) SetAuthCode(ctx context.Context, id string, codeHash []byte, expiresAt time.Time) error {
+	n, err := affected(s.exec(ctx, `
+		UPDATE oidc_auth_requests SET code_hash = $1, code_expires_at = $2
+		WHERE id = $3 AND code_hash IS NULL AND user_id <> ''`,
+		blob(codeHash), ts(expiresAt), id))
+	if err != nil || n == 1 {
+		return err
+	}
+	return oidcMissingOrConflict(ctx, s.pool, `SELECT 1 FROM oidc_auth_requests WHERE id = $1`, id)
+}
+
+func (s *Store) GetAuthRequestByCode(ctx context.Context, codeHash []byte) (oidcstore.AuthRequest, error) {
+	if len(codeHash) == 0 {
+		return oidcstore.AuthRequest{}, store.ErrNotFound
+	}
+	return scanOIDCAuthRequest(s.queryRow(ctx,
+		`SELECT `+oidcAuthRequestColumns+` FROM oidc_auth_requests WHERE code_hash = $1`, codeHash))
+}
+
+func (s *Store) RedeemAuthCode(ctx context.Context, requestID string, g oidcstore.Grant, rt *oidcstore.RefreshToken, keepUntil time.Time) error {
+	return s.oidcTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE oidc_auth_requests SET redeemed_at = $1, grant_id = $2, expires_at = greatest(expires_at, $3)
+			WHERE id = $4 AND code_hash IS NOT NULL AND redeemed_at IS NULL`,
+			ts(g.CreatedAt), g.ID, ts(keepUntil), requestID)
+		if err != nil {
+			return mapErr(err)
+		}
+		if tag.RowsAffected() == 0 {
+			return oidcMissingOrConflict(ctx, tx, `SELECT 1 FROM oidc_auth_requests WHERE id = $1`, requestID)
+		}
+		if err := insertOIDCGrant(ctx, tx, g); err != nil {
+			return err
+		}
+		if rt != nil {
+			return insertOIDCRefreshToken(ctx, tx, *rt)
+		}
+		return nil
+	})
+}
+
+func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int, error) {
+	return affected(s.exec(ctx, `DELETE FROM oidc_auth_requests WHERE expires_at <= $1`, ts(now)))
+}
+
+// --- grants ---
+
+const oidcGrantColumns = `id, client_id, user_id, scopes, credential_id, method, auth_time, amr, acr,
+	created_at, expires_at, revoked_at, revoke_reason`
+
+// scanOIDCGrantAnd scans a grant's columns followed by more.
+func scanOIDCGrantAnd(row pgx.Row, more ...any) (oidcstore.Grant, error) {
+	var g oidcstore.Grant
+	var credentialID *string
+	var authTime, created, expires time.Time
+	var revoked *time.Time
+	dest := append([]any{&g.ID, &g.ClientID, &g.UserID, &g.Scopes, &credentialID, &g.Method, &authTime,
+		&g.AMR, &g.ACR, &created, &expires, &revoked, &g.RevokeReason}, more...)
+	if err := row.Scan(dest...); err != nil {
+		return oidcstore.Grant{}, mapErr(err)
+	}
+	g.Scopes, g.AMR = fromList(g.Scopes), fromList(g.AMR)
+	if credentialID != nil {
+		g.CredentialID = *credentialID
+	}
+	g.AuthTime, g.CreatedAt, g.ExpiresAt = fromTS(authTime), fromTS(created), fromTS(expires)
+	g.RevokedAt = fromNullTS(revoked)
+	return g, nil
+}
+
+func insertOIDCGrant(ctx context.Context, tx pgx.Tx, g oidcstore.Grant) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO oidc_grants (`+oidcGrantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		cleanArgs([]any{g.ID, g.ClientID, g.UserID, g.Scopes, nullIfEmpty(g.CredentialID), g.Method,
+			ts(g.AuthTime), g.AMR, g.ACR, ts(g.CreatedAt), ts(g.ExpiresAt), tsOrNull(g.RevokedAt), g.RevokeReason})...)
+	return mapErr(err)
+}
+
+func (s *Store) GetGrant(ctx context.Context, id string) (oidcstore.Grant, error) {
+	return scanOIDCGrantAnd(s.queryRow(ctx, `SELECT `+oidcGrantColumns+` FROM oidc_grants WHERE id = $1`, id))
+}
+
+func (s *Store) RevokeGrant(ctx context.Context, id string, at time.Time, reason string) error {
+	return mustAffect(s.exec(ctx, `
+		UPDATE oidc_grants SET revoked_at = coalesce(revoked_at, $1),
+			revoke_reason = CASE WHEN revoked_at IS NULL THEN $2 ELSE revoke_reason END
+		WHERE id = $3`, ts(at), reason, id))
+}
+
+func (s *Store) RevokeGrants(ctx context.Context, userID, clientID string, at time.Time, reason string) (int, error) {
+	return affected(s.exec(ctx, `
+		UPDATE oidc_grants SET revoked_at = $1, revoke_reason = $2
+		WHERE user_id = $3 AND ($4 = '' OR client_id = $4) AND revoked_at IS NULL`,
+		ts(at), reason, userID, clientID))
+}
+
+func (s *Store) DeleteExpiredGrants(ctx context.Context, now time.Time) (int, error) {
+	return affected(s.exec(ctx, `DELETE FROM oidc_grants WHERE expires_at <= $1`, ts(now)))
+}
+
+// --- refresh tokens ---
+
+func insertOIDCRefreshToken(ctx context.Context, tx pgx.Tx, rt oidcstore.RefreshToken) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO oidc_refresh_tokens (hash, grant_id, created_at, expires_at, used_at)
+		VALUES ($1, $2, $3, $4, $5)`,
+		blob(rt.Hash), rt.GrantID, ts(rt.CreatedAt), ts(rt.ExpiresAt), tsOrNull(rt.UsedAt))
+	return mapErr(err)
+}
+
+func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (oidcstore.RefreshToken, oidcstore.Grant, error) {
+	if len(hash) == 0 {
+		return oidcstore.RefreshToken{}, oidcstore.Grant{}, store.ErrNotFound
+	}
+	rt := oidcstore.RefreshToken{Hash: hash}
+	var created, expires time.Time
+	var used *time.Time
+	g, err := scanOIDCGrantAnd(s.queryRow(ctx, `
+		SELECT g.id, g.client_id, g.user_id, g.scopes, g.credential_id, g.method, g.auth_time, g.amr, g.acr,
+			g.created_at, g.expires_at, g.revoked_at, g.revoke_reason, t.created_at, t.expires_at, t.used_at
+		FROM oidc_refresh_tokens t JOIN oidc_grants g ON g.id = t.grant_id
+		WHERE t.hash = $1`, hash), &created, &expires, &used)
+	if err != nil {
+		return oidcstore.RefreshToken{}, oidcstore.Grant{}, err
+	}
+	rt.GrantID = g.ID
+	rt.CreatedAt, rt.ExpiresAt, rt.UsedAt = fromTS(created), fromTS(expires), fromNullTS(used)
+	return rt, g, nil
+}
+
+// RotateRefreshToken locks the grant (FOR SHARE) before using the token,
+// so that it serializes with a concurrent revocation of the grant, which
+// takes the row's update lock.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next oidcstore.RefreshToken, now time.Time) error {
+	return s.oidcTx(ctx, func(tx pgx.Tx) error {
+		var revoked *time.Time
+		err := tx.QueryRow(ctx, `SELECT revoked_at FROM oidc_grants WHERE id = $1 FOR SHARE`, next.GrantID).Scan(&revoked)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return oidcMissingOrConflict(ctx, tx, `SELECT 1 FROM oidc_refresh_tokens WHERE hash = $1`, blob(oldHash))
+		} else if err != nil {
+			return mapErr(err)
+		}
+		if revoked != nil {
+			return oidcMissingOrConflict(ctx, tx, `SELECT 1 FROM oidc_refresh_tokens WHERE hash = $1`, blob(oldHash))
+		}
+		tag, err := tx.Exec(ctx, `
+			UPDATE oidc_refresh_tokens SET used_at = $1
+			WHERE hash = $2 AND used_at IS NULL AND grant_id = $3`,
+			ts(now), blob(oldHash), next.GrantID)
+		if err != nil {
+			return mapErr(err)
+		}
+		if tag.RowsAffected() == 0 {
+			return oidcMissingOrConflict(ctx, tx, `SELECT 1 FROM oidc_refresh_tokens WHERE hash = $1`, blob(oldHash))
+		}
+		return insertOIDCRefreshToken(ctx, tx, next)
+	})
+}
+
+// --- signing keys ---
+
+const oidcKeyColumns = `id, algorithm, private_key, public_key, created_at, not_before`
+
+func scanOIDCKey(row pgx.Row) (oidcstore.SigningKey, error) {
+	var k oidcstore.SigningKey
+	var created, notBefore time.Time
+	if err := row.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, &k.PublicKey, &created, &notBefore); err != nil {
+		return oidcstore.SigningKey{}, mapErr(err)
+	}
+	k.CreatedAt, k.NotBefore = fromTS(created), fromTS(notBefore)
+	return k, nil
+}
+
+func (s *Store) ListSigningKeys(ctx context.Context) ([]oidcstore.SigningKey, error) {
+	rows, err := s.query(ctx, `SELECT `+oidcKeyColumns+` FROM oidc_signing_keys ORDER BY not_before, id`)
+	return collect(rows, err, scanOIDCKey)
+}
+
+// AddSigningKey takes a table lock that conflicts with itself (but not
+// with readers), so checking the newest key and inserting is one step
+// among all instances.
+func (s *Store) AddSigningKey(ctx context.Context, k oidcstore.SigningKey, ifLatest string) error {
+	return s.oidcTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE oidc_signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return mapErr(err)
+		}
+		var latest string
+		err := tx.QueryRow(ctx, `
+			SELECT id FROM oidc_signing_keys WHERE algorithm = $1
+			ORDER BY not_before DESC, id DESC LIMIT 1`, k.Algorithm).Scan(&latest)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return mapErr(err)
+		}
+		if latest != ifLatest {
+			return store.ErrConflict
+		}
+		_, err = tx.Exec(ctx, `
+			INSERT INTO oidc_signing_keys (`+oidcKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+			k.ID, k.Algorithm, blob(k.PrivateKey), blob(k.PublicKey), ts(k.CreatedAt), ts(k.NotBefore))
+		return mapErr(err)
+	})
+}
+
+func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
+	return mustAffect(s.exec(ctx, `DELETE FROM oidc_signing_keys WHERE id = $1`, id))
+}

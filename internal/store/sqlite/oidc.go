@@ -1,0 +1,436 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/sesame-idp/sesame/internal/oidc/oidcstore"
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// The OpenID provider's storage (oidcstore.Store).
+
+var _ oidcstore.Store = (*Store)(nil)
+
+// oidcStmts caches the prepared statements of the provider's hot queries
+// (every token request runs them): in a pure-Go SQLite, preparing is most
+// of the cost of a small statement. Keyed by database handle; the entries
+// of a closed Store stay until the process ends, which only tests notice.
+var oidcStmts sync.Map // oidcStmtKey -> *sql.Stmt
+
+type oidcStmtKey struct {
+	db    *sql.DB
+	query string
+}
+
+func oidcStmt(ctx context.Context, d *sql.DB, query string) (*sql.Stmt, error) {
+	k := oidcStmtKey{d, query}
+	if st, ok := oidcStmts.Load(k); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := d.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if prev, loaded := oidcStmts.LoadOrStore(k, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// oidcQueryRow runs a prepared read on the read pool.
+func (s *Store) oidcQueryRow(ctx context.Context, query string, args ...any) scanner {
+	st, err := oidcStmt(ctx, s.read.DB, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, cleanArgs(args)...)
+}
+
+// oidcExecTx runs a statement in a write transaction, prepared when it is
+// one of oidcHotWrites. (A statement cannot be prepared on the write pool
+// inside a transaction: the pool's one connection is the transaction's.)
+func oidcExecTx(ctx context.Context, s *Store, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if st, ok := oidcStmts.Load(oidcStmtKey{s.write.DB, query}); ok {
+		return tx.StmtContext(ctx, st.(*sql.Stmt)).ExecContext(ctx, cleanArgs(args)...)
+	}
+	return tx.ExecContext(ctx, query, cleanArgs(args)...)
+}
+
+// prepareOIDCWrites prepares the statements of the token endpoint's write
+// transactions, outside any transaction.
+func (s *Store) prepareOIDCWrites(ctx context.Context) error {
+	for _, q := range oidcHotWrites {
+		if _, err := oidcStmt(ctx, s.write.DB, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// The statements of the token endpoint's write transactions.
+const (
+	oidcRedeem = `
+		UPDATE oidc_auth_requests SET redeemed_at = ?, grant_id = ?, expires_at = max(expires_at, ?)
+		WHERE id = ? AND code_hash IS NOT NULL AND redeemed_at IS NULL`
+	oidcInsertGrant = `
+		INSERT INTO oidc_grants (` + oidcGrantColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	oidcInsertRefreshToken = `
+		INSERT INTO oidc_refresh_tokens (hash, grant_id, created_at, expires_at, used_at)
+		VALUES (?, ?, ?, ?, ?)`
+	oidcUseRefreshToken = `
+		UPDATE oidc_refresh_tokens SET used_at = ?
+		WHERE hash = ? AND used_at IS NULL AND grant_id = ?
+			AND EXISTS (SELECT 1 FROM oidc_grants g WHERE g.id = grant_id AND g.revoked_at IS NULL)`
+)
+
+var oidcHotWrites = []string{oidcRedeem, oidcInsertGrant, oidcInsertRefreshToken, oidcUseRefreshToken}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// oidcTx runs fn in one write transaction (BEGIN IMMEDIATE: the write
+// connection's _txlock), so its reads see what no other writer can change
+// before it commits.
+func (s *Store) oidcTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := s.prepareOIDCWrites(ctx); err != nil {
+		return err
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return mapErr(tx.Commit())
+}
+
+// --- clients ---
+
+const oidcClientColumns = `id, secret_hash, public, redirect_uris, post_logout_redirect_uris,
+	signing_alg, created_at, updated_at`
+
+func scanOIDCClient(row scanner) (oidcstore.Client, error) {
+	var c oidcstore.Client
+	var redirects, postLogout string
+	var created, updated int64
+	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &redirects, &postLogout, &c.SigningAlg, &created, &updated)
+	if err != nil {
+		return oidcstore.Client{}, mapErr(err)
+	}
+	if c.RedirectURIs, err = decodeList(redirects); err != nil {
+		return oidcstore.Client{}, err
+	}
+	if c.PostLogoutRedirectURIs, err = decodeList(postLogout); err != nil {
+		return oidcstore.Client{}, err
+	}
+	if len(c.SecretHash) == 0 {
+		c.SecretHash = nil
+	}
+	c.CreatedAt, c.UpdatedAt = fromMillis(created), fromMillis(updated)
+	return c, nil
+}
+
+func (s *Store) CreateClient(ctx context.Context, c oidcstore.Client) error {
+	_, err := s.write.ExecContext(ctx, `
+		INSERT INTO oidc_clients (`+oidcClientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, blob(c.SecretHash), c.Public, encodeList(c.RedirectURIs), encodeList(c.PostLogoutRedirectURIs),
+		c.SigningAlg, millis(c.CreatedAt), millis(c.UpdatedAt))
+	return mapErr(err)
+}
+
+func (s *Store) GetClient(ctx context.Context, id string) (oidcstore.Client, error) {
+	return scanOIDCClient(s.oidcQueryRow(ctx,
+		`SELECT `+oidcClientColumns+` FROM oidc_clients WHERE id = ?`, id))
+}
+
+func (s *Store) ListClients(ctx context.Context) ([]oidcstore.Client, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+oidcClientColumns+` FROM oidc_clients ORDER BY id`)
+	return collect(rows, err, scanOIDCClient)
+}
+
+func (s *Store) UpdateClient(ctx context.Context, c oidcstore.Client) error {
+	return mustAffect(s.write.ExecContext(ctx, `
+		UPDATE oidc_clients SET secret_hash = ?, public = ?, redirect_uris = ?,
+			post_logout_redirect_uris = ?, signing_alg = ?, updated_at = ?
+		WHERE id = ?`,
+		blob(c.SecretHash), c.Public, encodeList(c.RedirectURIs), encodeList(c.PostLogoutRedirectURIs),
+		c.SigningAlg, millis(c.UpdatedAt), c.ID))
+}
+
+// DeleteClient relies on the cascades for the client's requests, grants
+// and refresh tokens.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	return mustAffect(s.write.ExecContext(ctx, `DELETE FROM oidc_clients WHERE id = ?`, id))
+}
+
+// --- authorization requests ---
+
+const oidcAuthRequestColumns = `id, client_id, params, created_at, expires_at, user_id,
+	credential_id, method, auth_time, amr, acr, done_at, code_hash, code_expires_at,
+	redeemed_at, grant_id`
+
+func scanOIDCAuthRequest(row scanner) (oidcstore.AuthRequest, error) {
+	var r oidcstore.AuthRequest
+	var created, expires int64
+	var authTime, doneAt, codeExpires, redeemed sql.NullInt64
+	var amr string
+	err := row.Scan(&r.ID, &r.ClientID, &r.Params, &created, &expires, &r.Auth.UserID,
+		&r.Auth.CredentialID, &r.Auth.Method, &authTime, &amr, &r.Auth.ACR, &doneAt, &r.CodeHash,
+		&codeExpires, &redeemed, &r.GrantID)
+	if err != nil {
+		return oidcstore.AuthRequest{}, mapErr(err)
+	}
+	if r.Auth.AMR, err = decodeList(amr); err != nil {
+		return oidcstore.AuthRequest{}, err
+	}
+	r.CreatedAt, r.ExpiresAt = fromMillis(created), fromMillis(expires)
+	r.Auth.AuthTime, r.Auth.At = fromNullMillis(authTime), fromNullMillis(doneAt)
+	r.CodeExpiresAt, r.RedeemedAt = fromNullMillis(codeExpires), fromNullMillis(redeemed)
+	return r, nil
+}
+
+func (s *Store) PutAuthRequest(ctx context.Context, r oidcstore.AuthRequest) error {
+	_, err := s.write.ExecContext(ctx, `
+		INSERT INTO oidc_auth_requests (`+oidcAuthRequestColumns+`)
+		VALUES (?, ?, ?, ?, ?, '', '', '', NULL, '[]', '', NULL, NULL, NULL, NULL, '')`,
+		r.ID, r.ClientID, blob(r.Params), millis(r.CreatedAt), millis(r.ExpiresAt))
+	return mapErr(err)
+}
+
+func (s *Store) GetAuthRequest(ctx context.Context, id string) (oidcstore.AuthRequest, error) {
+	return scanOIDCAuthRequest(s.oidcQueryRow(ctx,
+		`SELECT `+oidcAuthRequestColumns+` FROM oidc_auth_requests WHERE id = ?`, id))
+}
+
+// CompleteAuthRequest only changes a request that has no code yet; which of
+// "missing" and "too late" applies is told apart after the fact, inside the
+// same transaction.
+func (s *Store) CompleteAuthRequest(ctx context.Context, id string, a oidcstore.Authentication) error {
+	return s.oidcTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE oidc_auth_requests SET user_id = ?, credential_id = ?, method = ?, auth_time = ?,
+				amr = ?, acr = ?, done_at = ?
+			WHERE id = ? AND code_hash IS NULL`,
+			a.UserID, a.CredentialID, a.Method, millis(a.AuthTime), encodeList(a.AMR), a.ACR, millis(a.At), id)
+		if n, err := affected(res, err); err != nil || n == 1 {
+			return err
+		}
+		return oidcMissingOrConflict(ctx, tx, `SELECT 1 FROM oidc_auth_requests WHERE id = ?`, id)
+	})
+}
+
+// oidcMissingOrConflict explains why a conditional statement changed
+// nothing: the record is missing (ErrNotFound) or its condition failed
+// (ErrConflict).
+func oidcMissingOrConflict(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
+	var one int
+	err := tx.QueryRowContext(ctx, query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	} else if err != nil {
+		return mapErr(err)
+	}
+	return store.ErrConflict
+}
+
+func (s *Store) SetAuthCode(ctx context.Context, id string, codeHash []byte, expiresAt time.Time) error {
+	return s.oidcTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE oidc_auth_requests SET code_hash = ?, code_expires_at = ?
+			WHERE id = ? AND code_hash IS NULL AND user_id <> ''`,
+			blob(codeHash), millis(expiresAt), id)
+		if n, err := affected(res, err); err != nil || n == 1 {
+			return err
+		}
+		return oidcMissingOrConflict(ctx, tx, `SELECT 1 FROM oidc_auth_requests WHERE id = ?`, id)
+	})
+}
+
+func (s *Store) GetAuthRequestByCode(ctx context.Context, codeHash []byte) (oidcstore.AuthRequest, error) {
+	if len(codeHash) == 0 {
+		return oidcstore.AuthRequest{}, store.ErrNotFound
+	}
+	return scanOIDCAuthRequest(s.oidcQueryRow(ctx,
+		`SELECT `+oidcAuthRequestColumns+` FROM oidc_auth_requests WHERE code_hash = ?`, codeHash))
+}
+
+func (s *Store) RedeemAuthCode(ctx context.Context, requestID string, g oidcstore.Grant, rt *oidcstore.RefreshToken, keepUntil time.Time) error {
+	return s.oidcTx(ctx, func(tx *sql.Tx) error {
+		res, err := oidcExecTx(ctx, s, tx, oidcRedeem,
+			millis(g.CreatedAt), g.ID, millis(keepUntil), requestID)
+		if n, err := affected(res, err); err != nil {
+			return err
+		} else if n == 0 {
+			return oidcMissingOrConflict(ctx, tx, `SELECT 1 FROM oidc_auth_requests WHERE id = ?`, requestID)
+		}
+		if err := s.insertOIDCGrant(ctx, tx, g); err != nil {
+			return err
+		}
+		if rt != nil {
+			return s.insertOIDCRefreshToken(ctx, tx, *rt)
+		}
+		return nil
+	})
+}
+
+func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int, error) {
+	return affected(s.write.ExecContext(ctx, `DELETE FROM oidc_auth_requests WHERE expires_at <= ?`, millis(now)))
+}
+
+// --- grants ---
+
+const oidcGrantColumns = `id, client_id, user_id, scopes, credential_id, method, auth_time, amr, acr,
+	created_at, expires_at, revoked_at, revoke_reason`
+
+func scanOIDCGrant(row scanner) (oidcstore.Grant, error) {
+	g, _, err := scanOIDCGrantAnd(row)
+	return g, err
+}
+
+// scanOIDCGrantAnd scans a grant's columns followed by more.
+func scanOIDCGrantAnd(row scanner, more ...any) (oidcstore.Grant, bool, error) {
+	var g oidcstore.Grant
+	var scopes, amr string
+	var credentialID sql.NullString
+	var authTime, created, expires int64
+	var revoked sql.NullInt64
+	dest := append([]any{&g.ID, &g.ClientID, &g.UserID, &scopes, &credentialID, &g.Method, &authTime,
+		&amr, &g.ACR, &created, &expires, &revoked, &g.RevokeReason}, more...)
+	if err := row.Scan(dest...); err != nil {
+		return oidcstore.Grant{}, false, mapErr(err)
+	}
+	var err error
+	if g.Scopes, err = decodeList(scopes); err != nil {
+		return oidcstore.Grant{}, false, err
+	}
+	if g.AMR, err = decodeList(amr); err != nil {
+		return oidcstore.Grant{}, false, err
+	}
+	g.CredentialID = credentialID.String
+	g.AuthTime, g.CreatedAt, g.ExpiresAt = fromMillis(authTime), fromMillis(created), fromMillis(expires)
+	g.RevokedAt = fromNullMillis(revoked)
+	return g, true, nil
+}
+
+func (s *Store) insertOIDCGrant(ctx context.Context, tx *sql.Tx, g oidcstore.Grant) error {
+	_, err := oidcExecTx(ctx, s, tx, oidcInsertGrant,
+		g.ID, g.ClientID, g.UserID, encodeList(g.Scopes), nullIfEmpty(g.CredentialID), g.Method,
+		millis(g.AuthTime), encodeList(g.AMR), g.ACR, millis(g.CreatedAt), millis(g.ExpiresAt),
+		millisOrNull(g.RevokedAt), g.RevokeReason)
+	return mapErr(err)
+}
+
+func (s *Store) GetGrant(ctx context.Context, id string) (oidcstore.Grant, error) {
+	return scanOIDCGrant(s.oidcQueryRow(ctx,
+		`SELECT `+oidcGrantColumns+` FROM oidc_grants WHERE id = ?`, id))
+}
+
+func (s *Store) RevokeGrant(ctx context.Context, id string, at time.Time, reason string) error {
+	return mustAffect(s.write.ExecContext(ctx, `
+		UPDATE oidc_grants SET revoked_at = coalesce(revoked_at, ?),
+			revoke_reason = CASE WHEN revoked_at IS NULL THEN ? ELSE revoke_reason END
+		WHERE id = ?`, millis(at), reason, id))
+}
+
+func (s *Store) RevokeGrants(ctx context.Context, userID, clientID string, at time.Time, reason string) (int, error) {
+	return affected(s.write.ExecContext(ctx, `
+		UPDATE oidc_grants SET revoked_at = ?, revoke_reason = ?
+		WHERE user_id = ? AND (? = '' OR client_id = ?) AND revoked_at IS NULL`,
+		millis(at), reason, userID, clientID, clientID))
+}
+
+func (s *Store) DeleteExpiredGrants(ctx context.Context, now time.Time) (int, error) {
+	return affected(s.write.ExecContext(ctx, `DELETE FROM oidc_grants WHERE expires_at <= ?`, millis(now)))
+}
+
+// --- refresh tokens ---
+
+func (s *Store) insertOIDCRefreshToken(ctx context.Context, tx *sql.Tx, rt oidcstore.RefreshToken) error {
+	_, err := oidcExecTx(ctx, s, tx, oidcInsertRefreshToken,
+		blob(rt.Hash), rt.GrantID, millis(rt.CreatedAt), millis(rt.ExpiresAt), millisOrNull(rt.UsedAt))
+	return mapErr(err)
+}
+
+func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (oidcstore.RefreshToken, oidcstore.Grant, error) {
+	if len(hash) == 0 {
+		return oidcstore.RefreshToken{}, oidcstore.Grant{}, store.ErrNotFound
+	}
+	rt := oidcstore.RefreshToken{Hash: hash}
+	var created, expires int64
+	var used sql.NullInt64
+	g, _, err := scanOIDCGrantAnd(s.oidcQueryRow(ctx, `
+		SELECT `+prefixed("g", oidcGrantColumns)+`, t.created_at, t.expires_at, t.used_at
+		FROM oidc_refresh_tokens t JOIN oidc_grants g ON g.id = t.grant_id
+		WHERE t.hash = ?`, hash), &created, &expires, &used)
+	if err != nil {
+		return oidcstore.RefreshToken{}, oidcstore.Grant{}, err
+	}
+	rt.GrantID = g.ID
+	rt.CreatedAt, rt.ExpiresAt, rt.UsedAt = fromMillis(created), fromMillis(expires), fromNullMillis(used)
+	return rt, g, nil
+}
+
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next oidcstore.RefreshToken, now time.Time) error {
+	return s.oidcTx(ctx, func(tx *sql.Tx) error {
+		res, err := oidcExecTx(ctx, s, tx, oidcUseRefreshToken,
+			millis(now), blob(oldHash), next.GrantID)
+		if n, err := affected(res, err); err != nil {
+			return err
+		} else if n == 0 {
+			return oidcMissingOrConflict(ctx, tx, `SELECT 1 FROM oidc_refresh_tokens WHERE hash = ?`, blob(oldHash))
+		}
+		return s.insertOIDCRefreshToken(ctx, tx, next)
+	})
+}
+
+// --- signing keys ---
+
+const oidcKeyColumns = `id, algorithm, private_key, public_key, created_at, not_before`
+
+func scanOIDCKey(row scanner) (oidcstore.SigningKey, error) {
+	var k oidcstore.SigningKey
+	var created, notBefore int64
+	if err := row.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, &k.PublicKey, &created, &notBefore); err != nil {
+		return oidcstore.SigningKey{}, mapErr(err)
+	}
+	k.CreatedAt, k.NotBefore = fromMillis(created), fromMillis(notBefore)
+	return k, nil
+}
+
+func (s *Store) ListSigningKeys(ctx context.Context) ([]oidcstore.SigningKey, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+oidcKeyColumns+` FROM oidc_signing_keys ORDER BY not_before, id`)
+	return collect(rows, err, scanOIDCKey)
+}
+
+// AddSigningKey checks the newest key and inserts in one write
+// transaction; SQLite's single writer makes that a compare-and-set.
+func (s *Store) AddSigningKey(ctx context.Context, k oidcstore.SigningKey, ifLatest string) error {
+	return s.oidcTx(ctx, func(tx *sql.Tx) error {
+		var latest string
+		err := tx.QueryRowContext(ctx, `
+			SELECT id FROM oidc_signing_keys WHERE algorithm = ?
+			ORDER BY not_before DESC, id DESC LIMIT 1`, k.Algorithm).Scan(&latest)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return mapErr(err)
+		}
+		if latest != ifLatest {
+			return store.ErrConflict
+		}
+		_, err = tx.ExecContext(ctx, `
+			INSERT INTO oidc_signing_keys (`+oidcKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			k.ID, k.Algorithm, blob(k.PrivateKey), blob(k.PublicKey), millis(k.CreatedAt), millis(k.NotBefore))
+		return mapErr(err)
+	})
+}
+
+func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
+	return mustAffect(s.write.ExecContext(ctx, `DELETE FROM oidc_signing_keys WHERE id = ?`, id))
+}
