@@ -15,7 +15,7 @@ import (
 // and signs them in over HTTP against a running server.
 func (e *env) benchCmd() *cobra.Command {
 	var (
-		target      string
+		targets     []string
 		users       int
 		concurrency int
 		duration    time.Duration
@@ -60,11 +60,13 @@ bench exits with status 1 when any sign-in failed.`,
 			if duration <= 0 || warmup < 0 {
 				return usageError{fmt.Errorf("--duration must be positive and --warmup not negative")}
 			}
-			if target == "" {
-				target = e.cfg.URL
+			if len(targets) == 0 {
+				targets = []string{e.cfg.URL}
 			}
-			if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-				return usageError{fmt.Errorf("--target %q must be the server's base URL, such as http://localhost:8080", target)}
+			for _, target := range targets {
+				if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+					return usageError{fmt.Errorf("--target %q must be the server's base URL, such as http://localhost:8080", target)}
+				}
 			}
 			rp, err := e.cfg.RelyingParty()
 			if err != nil {
@@ -76,7 +78,7 @@ bench exits with status 1 when any sign-in failed.`,
 				return err
 			}
 			res, err := loadgen.Run(ctx, loadgen.Config{
-				Target: target, Origin: rp.Origins[0], RPID: rp.ID, Passkeys: passkeys,
+				Target: targets[0], Targets: targets, Origin: rp.Origins[0], RPID: rp.ID, Passkeys: passkeys,
 				Concurrency: concurrency, Duration: duration, Warmup: warmup,
 				Progress: e.stdout, ProgressEvery: progress, ServerPID: serverPID,
 			})
@@ -94,7 +96,7 @@ bench exits with status 1 when any sign-in failed.`,
 		}),
 	}
 	f := c.Flags()
-	f.StringVar(&target, "target", "", "base URL of the running server to load (default: --url)")
+	f.StringSliceVar(&targets, "target", nil, "base URL of the running server to load (default: --url); repeat (or comma-separate) for several instances, which then take requests in turn")
 	f.IntVar(&users, "users", 200, "number of bench users (bench-0001 ...), each with a software passkey")
 	f.IntVar(&concurrency, "concurrency", 16, "sign-ins in flight at once (each worker signs in, then starts the next)")
 	f.DurationVar(&duration, "duration", 20*time.Second, "how long to measure")

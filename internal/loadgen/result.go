@@ -17,8 +17,12 @@ type Result struct {
 	Users       int
 	Elapsed     time.Duration // the measured period, without the warm-up
 	SignIns     int           // complete sign-ins (session cookie checked)
-	Failed      int
-	Errors      []ErrorCount // by kind, most frequent first
+	// Acknowledged counts every sign-in the server answered with a
+	// session, warm-up and first try included: each must have its record
+	// in the sign-in log, whatever happens to the server afterwards.
+	Acknowledged int64
+	Failed       int
+	Errors       []ErrorCount // by kind, most frequent first
 	// Latency is the whole sign-in as a person waits for it; the others
 	// are its steps (Sign is the software authenticator, in this process).
 	Latency, Begin, Sign, Finish, Me Latency

@@ -32,6 +32,11 @@ const sessionCookie = "sesame_session"
 type Config struct {
 	// Target is where requests go, e.g. http://localhost:8080.
 	Target string
+	// Targets, when set, replaces Target: several instances behind one
+	// public URL. Every request goes to the next one in turn, so a
+	// ceremony begun on one instance is finished on another and its
+	// session used on a third, which is what a load balancer does.
+	Targets []string
 	// Origin and RPID are what the software authenticator signs: the
 	// server's public URL and its host. They may differ from Target (a
 	// load balancer, 127.0.0.1 for localhost), as a browser's would.
@@ -79,6 +84,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	r := &runner{cfg: cfg, client: client, target: strings.TrimRight(cfg.Target, "/"),
 		rp: virtualwebauthn.RelyingParty{ID: cfg.RPID, Origin: cfg.Origin}}
+	for _, t := range cfg.Targets {
+		r.targets = append(r.targets, strings.TrimRight(t, "/"))
+	}
+	if len(r.targets) > 0 {
+		r.target = strings.Join(r.targets, ", ")
+	}
 
 	if _, err := r.signIn(ctx, cfg.Passkeys[0]); err != nil {
 		return nil, fmt.Errorf("the first sign-in (as %s, against %s) failed, so the load was not started: %w%s",
@@ -143,7 +154,7 @@ loop:
 	stopWorkers()
 	wg.Wait()
 
-	res := &Result{Elapsed: elapsed, Concurrency: cfg.Concurrency, Users: len(cfg.Passkeys), Target: r.target}
+	res := &Result{Elapsed: elapsed, Concurrency: cfg.Concurrency, Users: len(cfg.Passkeys), Target: r.target, Acknowledged: r.acked.Load()}
 	if serverOK && serverOK1 && cfg.ServerPID != 0 {
 		res.ServerCPU, res.ServerPID = serverCPU1-serverCPU0, cfg.ServerPID
 	}
@@ -179,9 +190,15 @@ loop:
 }
 
 func (c Config) check() error {
-	u, err := url.Parse(c.Target)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--target %q must be the server's base URL, such as http://localhost:8080", c.Target)
+	targets := c.Targets
+	if len(targets) == 0 {
+		targets = []string{c.Target}
+	}
+	for _, t := range targets {
+		u, err := url.Parse(t)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--target %q must be the server's base URL, such as http://localhost:8080", t)
+		}
 	}
 	switch {
 	case len(c.Passkeys) == 0:
@@ -219,6 +236,9 @@ type runner struct {
 	cfg       Config
 	client    *http.Client
 	target    string
+	targets   []string      // several instances, taken in turn (see Config.Targets)
+	turn      atomic.Uint64 // which of targets the next request goes to
+	acked     atomic.Int64  // sign-ins the server acknowledged (finish answered 200), measured or not
 	rp        virtualwebauthn.RelyingParty
 	next      atomic.Uint64 // which passkey signs in next
 	measuring atomic.Bool
@@ -322,6 +342,7 @@ func (r *runner) signIn(ctx context.Context, p Passkey) (timings, error) {
 	if err != nil {
 		return t, err
 	}
+	r.acked.Add(1)
 	if finished.User != p.Username {
 		return t, &failure{kind: "finish: signed in as the wrong user", detail: fmt.Sprintf("expected %s, the server says %q", p.Username, finished.User)}
 	}
@@ -388,7 +409,11 @@ func (r *runner) do(ctx context.Context, step, method, path string, body []byte,
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, r.target+path, rd)
+	base := r.target
+	if len(r.targets) > 0 {
+		base = r.targets[(r.turn.Add(1)-1)%uint64(len(r.targets))]
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return nil, err
 	}
@@ -461,4 +486,12 @@ func hintFor(kind string) string {
 		return "\nThe server does not know the bench passkeys: bench and `sesame serve` must use the same --data-dir (or --database)."
 	}
 	return ""
+}
+
+// Assert signs a sign-in ceremony's options (the "options" of
+// /signin/passkey/begin) with p for the given origin and RP ID, as a
+// browser's authenticator would: for tests that drive single steps.
+func Assert(p Passkey, origin, rpID string, options json.RawMessage) (json.RawMessage, error) {
+	r := &runner{rp: virtualwebauthn.RelyingParty{ID: rpID, Origin: origin}}
+	return r.assert(p, options)
 }
