@@ -16,6 +16,7 @@ import (
 func (e *env) benchCmd() *cobra.Command {
 	var (
 		targets     []string
+		paceRate    float64
 		users       int
 		concurrency int
 		duration    time.Duration
@@ -57,6 +58,9 @@ bench exits with status 1 when any sign-in failed.`,
 			if concurrency < 1 {
 				return usageError{fmt.Errorf("--concurrency %d must be at least 1", concurrency)}
 			}
+			if paceRate < 0 {
+				return usageError{fmt.Errorf("--rate %v must be 0 (no cap) or positive", paceRate)}
+			}
 			if duration <= 0 || warmup < 0 {
 				return usageError{fmt.Errorf("--duration must be positive and --warmup not negative")}
 			}
@@ -79,7 +83,7 @@ bench exits with status 1 when any sign-in failed.`,
 			}
 			res, err := loadgen.Run(ctx, loadgen.Config{
 				Target: targets[0], Targets: targets, Origin: rp.Origins[0], RPID: rp.ID, Passkeys: passkeys,
-				Concurrency: concurrency, Duration: duration, Warmup: warmup,
+				Concurrency: concurrency, Duration: duration, Warmup: warmup, Rate: paceRate,
 				Progress: e.stdout, ProgressEvery: progress, ServerPID: serverPID,
 			})
 			if err != nil {
@@ -97,6 +101,7 @@ bench exits with status 1 when any sign-in failed.`,
 	}
 	f := c.Flags()
 	f.StringSliceVar(&targets, "target", nil, "base URL of the running server to load (default: --url); repeat (or comma-separate) for several instances, which then take requests in turn")
+	f.Float64Var(&paceRate, "rate", 0, "cap on sign-ins started per second (0: as fast as the server answers); for soak runs")
 	f.IntVar(&users, "users", 200, "number of bench users (bench-0001 ...), each with a software passkey")
 	f.IntVar(&concurrency, "concurrency", 16, "sign-ins in flight at once (each worker signs in, then starts the next)")
 	f.DurationVar(&duration, "duration", 20*time.Second, "how long to measure")

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/descope/virtualwebauthn"
+	"golang.org/x/time/rate"
 )
 
 // userAgent is what the load generator calls itself in the sign-in log.
@@ -48,6 +49,10 @@ type Config struct {
 	// other in its own worker (a closed loop: a slower server gets fewer
 	// requests, it is not buried).
 	Concurrency int
+	// Rate, when positive, caps the sign-ins started per second across all
+	// workers (a soak at a fixed fraction of the peak); zero is as fast as
+	// the server answers.
+	Rate float64
 	// Warmup runs the load without measuring (connections, caches, the
 	// database's pages), then Duration is measured.
 	Warmup, Duration time.Duration
@@ -102,6 +107,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	stop := make(chan struct{})
 	workers := make([]*worker, cfg.Concurrency)
 	var wg sync.WaitGroup
+	if cfg.Rate > 0 {
+		r.pace = rate.NewLimiter(rate.Limit(cfg.Rate), 1)
+	}
 	for i := range workers {
 		w := &worker{runner: r, errors: map[string]*ErrorCount{}}
 		workers[i] = w
@@ -239,6 +247,7 @@ type runner struct {
 	targets   []string      // several instances, taken in turn (see Config.Targets)
 	turn      atomic.Uint64 // which of targets the next request goes to
 	acked     atomic.Int64  // sign-ins the server acknowledged (finish answered 200), measured or not
+	pace      *rate.Limiter // Config.Rate, or nil
 	rp        virtualwebauthn.RelyingParty
 	next      atomic.Uint64 // which passkey signs in next
 	measuring atomic.Bool
@@ -260,6 +269,11 @@ func (w *worker) loop(ctx context.Context, stop <-chan struct{}) {
 		case <-stop:
 			return
 		default:
+		}
+		if w.pace != nil {
+			if err := w.pace.Wait(ctx); err != nil {
+				return
+			}
 		}
 		p := w.cfg.Passkeys[(w.next.Add(1)-1)%uint64(len(w.cfg.Passkeys))]
 		t, err := w.signIn(ctx, p)
