@@ -458,3 +458,20 @@ func TestPostgresDatabase(t *testing.T) {
 	}
 	mustFail(t, sesame(t, dir, env, "backup", filepath.Join(t.TempDir(), "b")), 1, "pg_dump")
 }
+
+func TestSeed(t *testing.T) {
+	dir := t.TempDir()
+	r := mustOK(t, sesame(t, dir, nil, "seed", "--users", "30", "--passkeys-per-user", "2", "--workers", "3"))
+	if !strings.Contains(r.stdout, "Created 30 users with 60 passkeys") {
+		t.Fatalf("seed output:\n%s", r.stdout)
+	}
+	// A second run skips what exists.
+	r = mustOK(t, sesame(t, dir, nil, "seed", "--users", "31"))
+	if !strings.Contains(r.stdout, "Created 1 users with 2 passkeys (30 existed already)") {
+		t.Fatalf("second seed output:\n%s", r.stdout)
+	}
+	if r := mustOK(t, sesame(t, dir, nil, "user", "show", "seed-0000007")); !strings.Contains(r.stdout, "Passkeys (2)") {
+		t.Fatalf("seeded user:\n%s", r.stdout)
+	}
+	mustFail(t, sesame(t, dir, nil, "seed", "--users", "0"), 2, "--users must be")
+}
