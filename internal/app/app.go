@@ -126,6 +126,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 			CookieName: web.CookieName, SecureCookies: cfg.SecureCookies(),
 			KeyEncryptionKey: a.DeriveKey("sesame/oidc-keys/v1"), CodeKey: a.DeriveKey("sesame/oidc-codes/v1"),
 			Now: now, Log: log,
+			OnToken: func(grant, result string) { a.Metrics.Tokens.WithLabelValues(grant, result).Inc() },
 		})
 		if err != nil {
 			st.Close()

@@ -97,6 +97,9 @@ func (p *Provider) recordToken(ctx context.Context, tc *tokenCall, err error) {
 		level(ctx, "token request refused", "app", ev.App, "user", ev.Username, "reason", ev.Reason, "detail", ev.Detail, "ip", ev.IP)
 	}
 	p.appendSignIn(ctx, ev)
+	if p.onToken != nil {
+		p.onToken(tc.grantType, ev.Result)
+	}
 }
 
 // recordRefusal logs an authorization or client-authentication refusal.

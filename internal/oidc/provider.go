@@ -99,6 +99,9 @@ type Config struct {
 	// (deleted, secret rotated) takes to reach this one. Default 5s;
 	// negative turns the cache off.
 	ClientCacheTTL time.Duration
+	// OnToken, when set, sees the outcome of every token request: the
+	// grant type and "success" or "failure" (metrics).
+	OnToken func(grantType, result string)
 }
 
 // Provider is the OpenID provider.
@@ -116,6 +119,7 @@ type Provider struct {
 	keys          *keyring
 	clients       *clientCache
 	op            *op.Provider
+	onToken       func(grantType, result string)
 
 	handlerOnce sync.Once
 	handler     http.Handler
@@ -176,6 +180,7 @@ func New(cfg Config) (*Provider, error) {
 		life: life, keyPolicy: policy,
 		keys:    newKeyring(cfg.OIDCStore, sealer, policy, now),
 		clients: &clientCache{ttl: cacheTTL, now: now},
+		onToken: cfg.OnToken,
 	}
 
 	opConfig := &op.Config{
