@@ -271,7 +271,7 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
+	var stderr syncBuffer // written by exec's copying goroutine while the test reads it
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -404,7 +404,7 @@ func TestOperatorEndpoints(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--url", base, "--log-format", "json")
 	cmd.Env = append(cleanEnv(), "SESAME_DATA_DIR="+dir)
-	var stderr bytes.Buffer
+	var stderr syncBuffer // written by exec's copying goroutine while the test reads it
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -55,6 +55,14 @@ type App struct {
 	Now     func() time.Time
 	Metrics *ops.Metrics
 
+	// The methods policy, authentication strengths, passwords and TOTP
+	// (the legacy exception) and the FIDO metadata attestation is checked
+	// against.
+	Policies  *methods.Policies
+	Strengths *methods.Strengths
+	Legacy    *methods.Legacy
+	Metadata  *passkey.MetadataStore
+
 	secret []byte
 }
 
@@ -108,9 +116,14 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 		})
 	}
 	a.Dir = &directory.Service{Store: st, Now: now}
-	a.TAPs = &methods.TAPs{Store: st, Key: a.DeriveKey("sesame/tap-hmac/v1"), Policy: methods.DefaultTAPPolicy, Now: now}
+	a.Policies = &methods.Policies{Store: st, Now: now}
+	a.Strengths = &methods.Strengths{Store: st, Now: now}
+	a.Legacy = &methods.Legacy{Store: st, Params: methods.DefaultArgon2, TOTPKey: a.DeriveKey("sesame/totp/v1"), Issuer: rpCfg.Name, Now: now}
+	a.Metadata = &passkey.MetadataStore{Store: st, Now: now}
+	a.TAPs = &methods.TAPs{Store: st, Key: a.DeriveKey("sesame/tap-hmac/v1"), Policy: methods.DefaultTAPPolicy, Now: now, Policies: a.Policies}
 	a.SignIn = &signin.Service{
 		Store: st, RP: rp, Dir: a.Dir, TAPs: a.TAPs, Now: now, Log: log,
+		Policies: a.Policies, Metadata: a.Metadata, Legacy: a.Legacy,
 		ChallengeTTL: cfg.ChallengeTTL, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax,
 		OnRecord: func(ev store.SignInEvent) {
 			a.Metrics.SignIns.WithLabelValues(ev.Method, ev.Result, ev.Reason).Inc()
@@ -118,6 +131,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 	}
 	a.Web = &web.Server{
 		Store: st, SignIn: a.SignIn, Dir: a.Dir, TAPs: a.TAPs, Log: log, Now: now,
+		Policies: a.Policies, Strengths: a.Strengths, Legacy: a.Legacy, Metadata: a.Metadata,
 		SecureCookies: cfg.SecureCookies(), RateLimit: cfg.RateLimit,
 	}
 	if ost, ok := st.(oidcstore.Store); ok {

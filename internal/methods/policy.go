@@ -321,6 +321,8 @@ func jsonError(err error) error {
 		return fmt.Errorf("field %q: expected %s, found JSON %s", strings.ReplaceAll(typ.Field, "MethodSetting.", ""), typ.Type, typ.Value)
 	case errors.Is(err, io.EOF):
 		return errors.New("the document is empty")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("not valid JSON: unexpected EOF, the document ends too early (a closing } or ] or a value is missing)")
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
 		return fmt.Errorf("%s (check the spelling; `sesame policy methods show` prints every field)", strings.TrimPrefix(err.Error(), "json: "))
 	}

@@ -121,7 +121,26 @@ type Options = json.RawMessage
 // passkeys are always excluded so an authenticator that already holds one
 // for this account says so instead of silently replacing it.
 func (r *RP) BeginRegistration(u store.User, existing []store.Credential) (Options, []byte, error) {
+	return r.BeginRegistrationWith(u, existing, RegistrationOptions{})
+}
+
+// RegistrationOptions adjust a registration ceremony to the passkey
+// profiles that apply to the user.
+type RegistrationOptions struct {
+	// Attestation asks the authenticator for a direct attestation
+	// statement (conveyance "direct"), because a profile enforces
+	// attestation. Without it Sesame asks for none, which browsers honour
+	// by stripping whatever the authenticator made.
+	Attestation bool
+}
+
+// BeginRegistrationWith is BeginRegistration with options.
+func (r *RP) BeginRegistrationWith(u store.User, existing []store.Credential, o RegistrationOptions) (Options, []byte, error) {
 	wu := newUser(u, existing)
+	conveyance := protocol.PreferNoAttestation
+	if o.Attestation {
+		conveyance = protocol.PreferDirectAttestation
+	}
 	var exclude []protocol.CredentialDescriptor
 	for _, c := range wu.creds {
 		exclude = append(exclude, c.Descriptor())
@@ -139,7 +158,7 @@ func (r *RP) BeginRegistration(u store.User, existing []store.Credential) (Optio
 			ResidentKey:        protocol.ResidentKeyRequirementRequired,
 			UserVerification:   protocol.VerificationRequired,
 		}),
-		webauthn.WithConveyancePreference(protocol.PreferNoAttestation),
+		webauthn.WithConveyancePreference(conveyance),
 		webauthn.WithExtensions(webauthn.WithExtensionCredProps()),
 	)
 	if err != nil {

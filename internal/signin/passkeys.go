@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/sesame-idp/sesame/internal/audit"
+	"github.com/sesame-idp/sesame/internal/methods"
 	"github.com/sesame-idp/sesame/internal/passkey"
 	"github.com/sesame-idp/sesame/internal/problem"
 	"github.com/sesame-idp/sesame/internal/store"
@@ -26,11 +27,26 @@ func (s *Service) BeginRegistration(ctx context.Context, sess store.Session) (Ce
 	if err != nil {
 		return Ceremony{}, err
 	}
+	if u.Disabled {
+		return Ceremony{}, ErrUserDisabled
+	}
+	rs, err := s.RegistrationStateFor(ctx, sess)
+	if err != nil {
+		return Ceremony{}, err
+	}
+	if !rs.Allowed {
+		audit.Log(ctx, s.Store, s.Now(), audit.Actor(u.Username), "passkey.register_refused", u.Username,
+			map[string]string{"reason": ErrRegistrationNotAllowed.Code, "detail": rs.Reason})
+		return Ceremony{}, ErrRegistrationNotAllowed.WithDetail("%s", rs.Reason)
+	}
 	existing, err := s.Store.ListCredentials(ctx, u.ID)
 	if err != nil {
 		return Ceremony{}, err
 	}
-	opts, state, err := s.RP.BeginRegistration(u, existing)
+	// Attestation is requested only when a profile that applies enforces
+	// it: asking for it otherwise makes some browsers show a privacy prompt
+	// for nothing.
+	opts, state, err := s.RP.BeginRegistrationWith(u, existing, passkey.RegistrationOptions{Attestation: rs.Needs.Attestation})
 	if err != nil {
 		return Ceremony{}, err
 	}
@@ -62,6 +78,15 @@ func (s *Service) FinishRegistration(ctx context.Context, sess store.Session, ce
 	if err != nil {
 		return store.Credential{}, err
 	}
+	// The policy is read again: a change since the ceremony began applies.
+	rs, err := s.RegistrationStateFor(ctx, sess)
+	if err != nil {
+		return store.Credential{}, err
+	}
+	if !rs.Allowed {
+		s.refuseRegistration(ctx, u, meta, ErrRegistrationNotAllowed.WithDetail("%s", rs.Reason), nil)
+		return store.Credential{}, ErrRegistrationNotAllowed.WithDetail("%s", rs.Reason)
+	}
 	cred, err := s.RP.FinishRegistration(u, existing, ch.Data, response)
 	if err != nil {
 		p := problem.As(err)
@@ -70,6 +95,12 @@ func (s *Service) FinishRegistration(ctx context.Context, sess store.Session, ce
 		if p.Code == passkey.ErrOriginMismatch.Code || p.Code == passkey.ErrRPIDMismatch.Code {
 			audit.Log(ctx, s.Store, s.Now(), audit.Actor(u.Username), "passkey.register_refused", u.Username, map[string]string{"reason": p.Code, "detail": p.Detail, "ip": meta.IP})
 		}
+		return store.Credential{}, err
+	}
+	// Only a response whose signature verified gets this far: now decide
+	// whether the organisation accepts this passkey.
+	accepted, err := s.checkNewPasskey(ctx, u, cred, response, meta)
+	if err != nil {
 		return store.Credential{}, err
 	}
 	if name = strings.TrimSpace(name); name != "" {
@@ -86,11 +117,61 @@ func (s *Service) FinishRegistration(ctx context.Context, sess store.Session, ce
 	} else if err != nil {
 		return store.Credential{}, err
 	}
-	audit.Log(ctx, s.Store, now, audit.Actor(u.Username), "passkey.register", u.Username, map[string]string{
+	detail := map[string]string{
 		"passkey": cred.ID, "name": cred.Name, "model": passkey.ModelName(cred.AAGUID), "aaguid": passkey.FormatAAGUID(cred.AAGUID),
 		"type": string(passkey.Classify(cred.BackupEligible, cred.BackupState)), "attestation": cred.AttestationFormat,
-	})
+	}
+	for k, v := range accepted {
+		detail[k] = v
+	}
+	audit.Log(ctx, s.Store, now, audit.Actor(u.Username), "passkey.register", u.Username, detail)
 	return cred, nil
+}
+
+// checkNewPasskey applies the passkey profiles to a verified registration:
+// type, model and, where a profile enforces it, attestation against the
+// loaded FIDO metadata. A refusal is recorded in the audit log.
+func (s *Service) checkNewPasskey(ctx context.Context, u store.User, cred store.Credential, response []byte, meta Meta) (map[string]string, error) {
+	p, err := s.Policy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := s.Groups(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	f := passkey.Facts{AAGUID: cred.AAGUID, BackupEligible: cred.BackupEligible, Registration: true}
+	checked := passkey.NeedsFor(p.Passkey.Profiles, groups).Attestation
+	if checked {
+		if err := s.attestationFacts(ctx, &f, response); err != nil {
+			return nil, err
+		}
+	}
+	v := methods.PasskeyAllowed(p, groups, f)
+	if !v.OK {
+		refusal := v.Problem()
+		s.refuseRegistration(ctx, u, meta, refusal, &cred)
+		return nil, refusal
+	}
+	out := map[string]string{"profile": v.Profile}
+	if checked {
+		out["attestation_trusted"] = fmt.Sprint(f.AttestationTrusted)
+		out["attestation_result"] = f.AttestationReason
+	}
+	return out, nil
+}
+
+// refuseRegistration logs a refused registration and records it in the
+// audit log with the passkey's model and type when known.
+func (s *Service) refuseRegistration(ctx context.Context, u store.User, meta Meta, p *problem.Error, cred *store.Credential) {
+	s.Log.InfoContext(ctx, "passkey registration refused by policy", "user", u.Username, "reason", p.Code, "detail", p.Detail, "ip", meta.IP)
+	d := map[string]string{"reason": p.Code, "detail": p.Detail, "ip": meta.IP}
+	if cred != nil {
+		d["model"], d["aaguid"] = passkey.ModelName(cred.AAGUID), passkey.FormatAAGUID(cred.AAGUID)
+		d["type"] = string(passkey.Classify(cred.BackupEligible, cred.BackupState))
+		d["attestation"] = cred.AttestationFormat
+	}
+	audit.Log(ctx, s.Store, s.Now(), audit.Actor(u.Username), "passkey.register_refused", u.Username, d)
 }
 
 func levelFor(p *problem.Error) slog.Level {

@@ -35,10 +35,18 @@ var (
 
 // Service is the sign-in flow.
 type Service struct {
-	Store        store.Store
-	RP           *passkey.RP
-	Dir          *directory.Service
-	TAPs         *methods.TAPs
+	Store store.Store
+	RP    *passkey.RP
+	Dir   *directory.Service
+	TAPs  *methods.TAPs
+	// Policies is the methods policy (nil: the default policy, which
+	// accepts every passkey). Metadata is the FIDO metadata attestation is
+	// checked against when a profile enforces it (nil: none loaded, so
+	// enforced attestation refuses every passkey). Legacy handles passwords
+	// and TOTP codes (nil: password sign-in is off).
+	Policies     *methods.Policies
+	Metadata     *passkey.MetadataStore
+	Legacy       *methods.Legacy
 	Now          func() time.Time
 	ChallengeTTL time.Duration
 	SessionIdle  time.Duration
@@ -163,6 +171,20 @@ func (s *Service) finishSignIn(ctx context.Context, ceremonyID string, response 
 	if err != nil {
 		return Result{}, err
 	}
+	// The passkey is genuine; is it still acceptable? A policy change may
+	// have made it non-compliant: refuse it, keep it (My security info and
+	// the admin pages show why).
+	p, err := s.Policy(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	groups, err := s.Groups(ctx, u.ID)
+	if err != nil {
+		return Result{}, err
+	}
+	if v := methods.PasskeyAllowed(p, groups, passkey.FactsOf(cred)); !v.OK {
+		return Result{}, signInRefusal(v)
+	}
 	now := s.Now()
 	err = s.Store.RecordCredentialUse(ctx, cred.ID, store.CredentialUse{SignCount: used.SignCount, BackupState: used.BackupState, UsedAt: now})
 	if errors.Is(err, store.ErrConflict) {
@@ -215,8 +237,10 @@ func (s *Service) signInWithTAP(ctx context.Context, username, pass string, meta
 	if u.Disabled {
 		return Result{}, ErrUserDisabled
 	}
-	// A session made with a pass ends when the pass does.
-	return s.newSession(ctx, u, []string{"tap"}, "", tap.ExpiresAt, meta)
+	// A session made with a pass ends when the pass does, and one made
+	// with a one-time pass soon after its use (methods.TAPSessionEnd): its
+	// only purpose is to register a passkey.
+	return s.newSession(ctx, u, []string{"tap"}, "", methods.TAPSessionEnd(tap, s.Now().Add(s.SessionMax)), meta)
 }
 
 // record writes the sign-in log entry for an attempt.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,17 +20,17 @@ import (
 // with the signed-in admin as the actor. Bad input is shown next to the
 // form that caused it and changes nothing.
 
-// lockoutThreshold: a user with fewer passkeys than this is one lost
-// device away from needing an admin.
-const lockoutThreshold = 2
-
 func adminActor(r *http.Request) audit.Actor { return audit.Actor(currentUser(r).Username) }
 
 // adminUserRow is one line of the user list.
 type adminUserRow struct {
 	store.User
-	Passkeys int
-	AtRisk   bool
+	Passkeys     int
+	NonCompliant int // passkeys the policy no longer accepts
+	AtRisk       bool
+	RiskReasons  []string
+	// SuggestKey: a privileged user who should add a roaming security key.
+	SuggestKey bool
 }
 
 // adminGroupRow is one line of the group list.
@@ -42,14 +43,16 @@ type adminGroupRow struct {
 type groupForm struct{ Name, Description string }
 
 var adminNotices = map[string]string{
-	"user_created":  "User created.",
-	"group_created": "Group created.",
-	"group_deleted": "Group deleted.",
-	"disabled":      "User disabled and signed out everywhere.",
-	"enabled":       "User enabled.",
-	"revoked":       "Passkey revoked.",
-	"group_added":   "Added to the group.",
-	"group_removed": "Removed from the group.",
+	"user_created":     "User created.",
+	"group_created":    "Group created.",
+	"group_deleted":    "Group deleted.",
+	"disabled":         "User disabled and signed out everywhere.",
+	"enabled":          "User enabled.",
+	"revoked":          "Passkey revoked.",
+	"passwordless_on":  "The user is now passwordless-only: their password and authenticator app are removed, and no password works for them.",
+	"passwordless_off": "The user is no longer passwordless-only. A password can be set again where the methods policy allows it.",
+	"group_added":      "Added to the group.",
+	"group_removed":    "Removed from the group.",
 }
 
 func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
@@ -71,12 +74,13 @@ func (s *Server) renderAdminHome(w http.ResponseWriter, r *http.Request, status 
 		// One query per user keeps the store interface small; fine for the
 		// organisation sizes Sesame is for, and the lock-out report will get
 		// an aggregate query when it exists.
-		creds, err := s.Store.ListCredentials(ctx, u.ID)
+		st, err := s.standingOf(ctx, u)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		row := adminUserRow{User: u, Passkeys: len(creds), AtRisk: len(creds) < lockoutThreshold}
+		row := adminUserRow{User: u, Passkeys: len(st.Creds), NonCompliant: len(st.Creds) - len(st.Compliant),
+			AtRisk: st.Risk.AtRisk, RiskReasons: st.Risk.Reasons, SuggestKey: u.Admin && st.Risk.SuggestSecurityKey}
 		if row.AtRisk {
 			atRisk++
 		}
@@ -174,7 +178,12 @@ func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) {
 // or the error of the form that was sent.
 func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, status int, u store.User, extra map[string]any) {
 	ctx := r.Context()
-	creds, err := s.Store.ListCredentials(ctx, u.ID)
+	st, err := s.standingOf(ctx, u)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	legacy, err := s.legacyViewOf(r, u, nil)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -213,12 +222,15 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, status 
 		s.fail(w, r, err)
 		return
 	}
-	policy := s.TAPs.Policy
+	policy := st.Policy.TAP.Policy
 	data := map[string]any{
 		"Title":        u.Username + " · Admin",
 		"User":         u,
-		"Passkeys":     viewPasskeys(creds),
-		"RiskText":     lockoutRisk(creds),
+		"Passkeys":     withCompliance(viewPasskeys(st.Creds), st.Compliance),
+		"RiskText":     lockoutRiskText(st),
+		"KeyNudge":     u.Admin && st.Risk.SuggestSecurityKey,
+		"Legacy":       legacy,
+		"HasLegacy":    s.Legacy != nil,
 		"SignIns":      signins,
 		"Groups":       member,
 		"OtherGroups":  others,
@@ -253,18 +265,30 @@ func describeTAP(t store.TAP, now time.Time) (state, text string) {
 	return "active", "active, not used yet"
 }
 
-// lockoutRisk explains to an admin why a user may get locked out, or "".
-func lockoutRisk(creds []store.Credential) string {
-	switch {
-	case len(creds) == 0:
-		return "At risk of lock-out: this user has no passkey and cannot sign in without a temporary access pass."
-	case len(creds) < lockoutThreshold:
-		return "At risk of lock-out: this user has only one passkey. Losing that device means asking you for a temporary access pass."
+// lockoutRiskText explains to an admin why a user may get locked out, or
+// "" (methods.LockoutRisk decides, over the passkeys that can sign in).
+func lockoutRiskText(st standing) string {
+	if !st.Risk.AtRisk {
+		return ""
 	}
-	if resilienceAdvice(creds) != "" {
-		return "All of this user's passkeys are device-bound passkeys of the same kind of authenticator; a second kind of device or a security key would make a lock-out less likely."
+	var reasons []string
+	for _, r := range st.Risk.Reasons {
+		if !strings.HasPrefix(r, "privileged account") {
+			reasons = append(reasons, r)
+		}
 	}
-	return ""
+	text := "At risk of lock-out: " + strings.Join(reasons, "; ") + "."
+	if n := len(st.Creds) - len(st.Compliant); n > 0 {
+		text += fmt.Sprintf(" (%d %s that the policy no longer accepts %s not counted.)", n, pluralWord(n, "passkey", "passkeys"), pluralWord(n, "is", "are"))
+	}
+	return text
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func (s *Server) adminSetDisabled(disabled bool) http.HandlerFunc {
@@ -317,7 +341,11 @@ func (s *Server) adminIssueTAP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if lifetime == 0 {
-			form["TAPError"] = "A temporary access pass must last at least " + methods.HumanDuration(s.TAPs.Policy.MinLifetime) + "."
+			min := methods.DefaultTAPPolicy.MinLifetime
+			if p, err := s.SignIn.Policy(r.Context()); err == nil {
+				min = p.TAP.Policy.MinLifetime
+			}
+			form["TAPError"] = "A temporary access pass must last at least " + methods.HumanDuration(min) + "."
 			s.renderAdminUser(w, r, http.StatusBadRequest, u, form)
 			return
 		}

@@ -141,8 +141,15 @@ func TestAdminRequiresAdmin(t *testing.T) {
 
 func TestAdminHomeFlagsLockoutRisk(t *testing.T) {
 	e := newTestEnv(t)
-	e.addPasskey(e.root, "one")
-	e.addPasskey(e.root, "two")
+	// Two synced passkeys: not one device away from a lock-out (two
+	// device-bound ones of the same undisclosed model would be).
+	for _, name := range []string{"one", "two"} {
+		c := store.Credential{ID: store.NewID(), UserID: e.root.ID, CredentialID: []byte(store.NewID()), AAGUID: make([]byte, 16),
+			BackupEligible: true, BackupState: true, Name: name, CreatedAt: testNow}
+		if err := e.st.CreateCredential(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
 	e.addPasskey(e.bob, "only")
 	body := expect(t, e.do("GET", "/admin", e.rootTok, nil), http.StatusOK,
 		`<tr data-username="root" data-passkeys="2">`,

@@ -1,12 +1,17 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/sesame-idp/sesame/internal/audit"
+	"github.com/sesame-idp/sesame/internal/methods"
 	"github.com/sesame-idp/sesame/internal/passkey"
 	"github.com/sesame-idp/sesame/internal/problem"
+	"github.com/sesame-idp/sesame/internal/signin"
 	"github.com/sesame-idp/sesame/internal/store"
 )
 
@@ -16,6 +21,72 @@ type passkeyView struct {
 	Created, LastUsed                        time.Time
 	Attestation                              string
 	Transports                               []string
+	// NonCompliant: the methods policy no longer accepts this passkey; it
+	// cannot sign in (and is kept). ComplianceMessage is for its owner,
+	// ComplianceReason (which profile refused it and why) for admins.
+	NonCompliant      bool
+	ComplianceCode    string
+	ComplianceMessage string
+	ComplianceReason  string
+}
+
+// withCompliance marks the views of passkeys the policy no longer accepts.
+func withCompliance(views []passkeyView, c map[string]signin.Compliance) []passkeyView {
+	for i := range views {
+		if v, ok := c[views[i].ID]; ok && !v.OK {
+			views[i].NonCompliant = true
+			views[i].ComplianceCode, views[i].ComplianceMessage, views[i].ComplianceReason = v.Code, v.Message, v.Reason
+		}
+	}
+	return views
+}
+
+// standing is a user's passkeys under the policy in force.
+type standing struct {
+	Policy     methods.Policy
+	Groups     []string
+	Creds      []store.Credential
+	Compliance map[string]signin.Compliance
+	Compliant  []store.Credential // the passkeys that can sign in
+	Risk       methods.Risk
+}
+
+func (s *Server) standingOf(ctx context.Context, u store.User) (standing, error) {
+	var st standing
+	var err error
+	if st.Policy, err = s.SignIn.Policy(ctx); err != nil {
+		return st, err
+	}
+	if st.Groups, err = s.SignIn.Groups(ctx, u.ID); err != nil {
+		return st, err
+	}
+	if st.Creds, err = s.Store.ListCredentials(ctx, u.ID); err != nil {
+		return st, err
+	}
+	st.Compliance = signin.ComplianceOf(st.Policy, st.Groups, st.Creds)
+	st.Compliant = signin.CompliantOnly(st.Policy, st.Groups, st.Creds)
+	st.Risk = methods.LockoutRisk(st.Compliant, u.Admin)
+	return st, nil
+}
+
+// userAdvice says, in passkey words, what a user should do about their
+// lock-out risk ("" when nothing).
+func userAdvice(st standing) string {
+	if len(st.Compliant) == 0 && len(st.Creds) > 0 {
+		return "None of your passkeys can be used to sign in any more: your organisation's passkey rules changed. Add a passkey that your organisation accepts."
+	}
+	if !st.Risk.AtRisk {
+		return ""
+	}
+	return resilienceAdvice(st.Compliant)
+}
+
+// securityKeyNudge asks an administrator for a roaming security key.
+func securityKeyNudge(st standing, admin bool) string {
+	if !admin || !st.Risk.SuggestSecurityKey {
+		return ""
+	}
+	return "You are an administrator: add a roaming security key (one that plugs in by USB or works by NFC) and keep it in a safe place, so that you can always sign in to fix things for others."
 }
 
 func viewPasskeys(creds []store.Credential) []passkeyView {
@@ -70,41 +141,93 @@ func resilienceAdvice(creds []store.Credential) string {
 }
 
 func (s *Server) myPage(w http.ResponseWriter, r *http.Request) {
+	s.renderMy(w, r, http.StatusOK, nil)
+}
+
+// renderMy shows My security info; extra carries a form's error when a
+// form is shown again.
+func (s *Server) renderMy(w http.ResponseWriter, r *http.Request, status int, extra map[string]any) {
+	ctx := r.Context()
 	u, sess := currentUser(r), currentSession(r)
-	creds, err := s.Store.ListCredentials(r.Context(), u.ID)
+	st, err := s.standingOf(ctx, u)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	signins, err := s.Store.ListSignIns(r.Context(), store.SignInFilter{UserID: u.ID, Limit: 20})
+	signins, err := s.Store.ListSignIns(ctx, store.SignInFilter{UserID: u.ID, Limit: 20})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	var tap *store.TAP
-	if t, err := s.Store.GetTAP(r.Context(), u.ID); err == nil && s.Now().Before(t.ExpiresAt) {
+	if t, err := s.Store.GetTAP(ctx, u.ID); err == nil && s.Now().Before(t.ExpiresAt) {
 		tap = &t
 	}
-	s.render(w, r, "my", map[string]any{
-		"Title":      "My security info",
-		"User":       u,
-		"Session":    sess,
-		"Passkeys":   viewPasskeys(creds),
-		"Advice":     resilienceAdvice(creds),
-		"SignIns":    signins,
-		"TAP":        tap,
-		"Welcome":    r.URL.Query().Get("welcome"),
-		"Notice":     r.URL.Query().Get("notice"),
-		"NoticeText": myNotices[r.URL.Query().Get("notice")],
-		"Confirm":    r.URL.Query().Get("confirm"),
-		"CurrentID":  sess.CredentialID,
-	})
+	rs, err := s.SignIn.RegistrationStateFor(ctx, sess)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	legacy, err := s.legacyViewOf(r, u, &sess)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var sessionEnds time.Time
+	if viaPass(sess) {
+		sessionEnds = sess.ExpiresAt
+	}
+	data := map[string]any{
+		"Title":       "My security info",
+		"User":        u,
+		"Session":     sess,
+		"Passkeys":    withCompliance(viewPasskeys(st.Creds), st.Compliance),
+		"Advice":      userAdvice(st),
+		"KeyNudge":    securityKeyNudge(st, u.Admin),
+		"SignIns":     signins,
+		"TAP":         tap,
+		"SessionEnds": sessionEnds,
+		"CanRegister": rs.Allowed,
+		"Needs":       rs.Needs,
+		"Legacy":      legacy,
+		"Welcome":     r.URL.Query().Get("welcome"),
+		"Notice":      r.URL.Query().Get("notice"),
+		"NoticeText":  myNotices[r.URL.Query().Get("notice")],
+		"Confirm":     r.URL.Query().Get("confirm"),
+		"CurrentID":   sess.CredentialID,
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	s.renderStatus(w, r, status, "my", data)
+}
+
+// viaPass: the session was made with a temporary access pass, so it ends
+// early (when the pass does, or soon after a one-time pass's use).
+func viaPass(sess store.Session) bool {
+	return slices.Contains(sess.Methods, string(methods.MethodTAP))
 }
 
 var myNotices = map[string]string{
-	"added":   "Passkey added. You can use it to sign in from now on.",
-	"renamed": "Passkey renamed.",
-	"removed": "Passkey removed. It no longer works for signing in, even if your device still offers it.",
+	"added":        "Passkey added. You can use it to sign in from now on.",
+	"renamed":      "Passkey renamed.",
+	"removed":      "Passkey removed. It no longer works for signing in, even if your device still offers it.",
+	"tap_deleted":  "Your temporary access pass is deleted: it no longer works.",
+	"password_set": "Password saved.",
+	"totp_added":   "Authenticator app added. You will be asked for a code from it after your password.",
+	"totp_removed": "Authenticator app removed.",
+}
+
+// deleteOwnTAP lets users delete their temporary access pass once they no
+// longer need it (they added a passkey, or never asked for one).
+func (s *Server) deleteOwnTAP(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r)
+	if err := s.Store.DeleteTAP(r.Context(), u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.fail(w, r, err)
+		return
+	}
+	audit.Log(r.Context(), s.Store, s.Now(), audit.Actor(u.Username), "tap.delete", u.Username, nil)
+	http.Redirect(w, r, "/my?notice=tap_deleted", http.StatusSeeOther)
 }
 
 func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
@@ -139,6 +262,9 @@ func (s *Server) registerFinish(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if req.Source == "campaign" {
+		s.SignIn.RecordCampaign(r.Context(), currentUser(r), "registered", map[string]any{"passkey": c.ID})
 	}
 	v := viewPasskeys([]store.Credential{c})[0]
 	writeJSON(w, http.StatusOK, map[string]any{"id": v.ID, "name": v.Name, "model": v.Model, "type": v.Type})

@@ -121,6 +121,10 @@ func methodLabel(m string) string {
 		return "Temporary access pass"
 	case "setup":
 		return "Setup link"
+	case "password":
+		return "Password"
+	case "password+totp":
+		return "Password and authenticator app"
 	}
 	return m
 }
@@ -173,6 +177,22 @@ func reasonText(code string) string {
 		return "Signature not valid"
 	case "wrong_ceremony":
 		return "Wrong kind of request"
+	case "passkey_model_blocked":
+		return "Passkey model blocked by policy"
+	case "passkey_model_not_allowed":
+		return "Passkey model not on the allow list"
+	case "passkey_type_not_allowed":
+		return "Passkey type not allowed by policy"
+	case "no_passkey_profile", "method_not_allowed":
+		return "Passkeys not allowed for this user"
+	case "password_invalid":
+		return "Wrong username or password"
+	case "password_not_allowed":
+		return "Password not allowed by policy"
+	case "totp_invalid":
+		return "Wrong or reused authenticator code"
+	case "totp_not_enrolled":
+		return "No authenticator app set up"
 	}
 	return code
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"html/template"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/sesame-idp/sesame/internal/directory"
 	"github.com/sesame-idp/sesame/internal/methods"
+	"github.com/sesame-idp/sesame/internal/passkey"
+	"github.com/sesame-idp/sesame/internal/signin"
 	"github.com/sesame-idp/sesame/internal/store"
 )
 
@@ -80,6 +83,8 @@ func pageCases() []struct {
 	plain := sampleUser(false)
 	tap := &store.TAP{UserID: "u1", OneTime: true, CreatedAt: testNow, StartsAt: testNow, ExpiresAt: testNow.Add(time.Hour)}
 	issued := &methods.Issued{Pass: "abcdefgh2345", TAP: *tap}
+	nonCompliant := withCompliance(samplePasskeys(), map[string]signin.Compliance{"c1": {Code: "passkey_model_blocked",
+		Reason: `profile "default": model Test Key is blocked`, Message: "This passkey can no longer be used to sign in."}})
 	return []struct {
 		name, page string
 		user       *store.User
@@ -107,7 +112,7 @@ func pageCases() []struct {
 		{name: "my", page: "my", user: &admin, data: map[string]any{
 			"Title": "My security info", "User": admin, "Session": store.Session{}, "Passkeys": samplePasskeys(),
 			"Advice": "You have only one passkey.", "SignIns": sampleSignIns(), "TAP": tap, "Welcome": "tap",
-			"Notice": "added", "NoticeText": "Passkey added.", "Confirm": "", "CurrentID": "c1"},
+			"Notice": "added", "NoticeText": "Passkey added.", "Confirm": "", "CurrentID": "c1", "CanRegister": true},
 			want: []string{`id="nav-admin"`, `class="passkey" data-id="c1"`, `class="passkey-name"`, `class="passkey-model"`, "iCloud Keychain",
 				`class="badge passkey-type synced"`, ">Synced<", ">Device-bound<", "Key &lt;script&gt;", `action="/my/passkeys/c1/rename"`, `action="/my/passkeys/c2/delete"`,
 				`class="rename"`, `class="delete danger"`, `name="name"`, `id="add-passkey"`, `id="advice"`, `id="welcome"`, `id="tap-expiry"`,
@@ -116,9 +121,22 @@ func pageCases() []struct {
 		},
 		{name: "my empty", page: "my", user: &plain, data: map[string]any{
 			"Title": "My security info", "User": plain, "Session": store.Session{}, "Passkeys": []passkeyView{},
-			"Advice": "", "SignIns": []store.SignInEvent{}, "TAP": (*store.TAP)(nil), "Welcome": "", "Notice": "", "NoticeText": "", "Confirm": "", "CurrentID": ""},
+			"Advice": "", "SignIns": []store.SignInEvent{}, "TAP": (*store.TAP)(nil), "Welcome": "", "Notice": "", "NoticeText": "", "Confirm": "", "CurrentID": "", "CanRegister": true},
 			want:    []string{`id="no-passkeys"`, `id="add-passkey"`, "No sign-ins recorded yet."},
 			notWant: []string{`id="welcome"`, `id="tap-expiry"`, `id="advice"`, `id="nav-admin"`}},
+		{name: "my policy", page: "my", user: &admin, data: map[string]any{
+			"Title": "My security info", "User": admin, "Session": store.Session{}, "Passkeys": nonCompliant, "CanRegister": false,
+			"KeyNudge": "You are an administrator: add a roaming security key.", "SessionEnds": testNow.Add(10 * time.Minute), "TAP": tap,
+			"Legacy":        legacyView{PasswordAllowed: true, TOTPAllowed: true, NeedCurrent: true, LegacyState: methods.LegacyState{HasPassword: true}},
+			"PasswordError": "Your current password is not right.", "TOTPError": ""},
+			want: []string{`data-compliance="passkey_model_blocked"`, "Cannot sign in", "can no longer be used", `id="registration-off"`, `id="key-nudge"`,
+				`id="session-ends"`, `id="delete-tap"`, `action="/my/tap/delete"`, `id="legacy"`, `action="/my/password"`, `autocomplete="new-password"`,
+				`autocomplete="current-password"`, `id="password-error"`, `action="/my/totp/begin"`, `id="totp-begin"`},
+			notWant: []string{`id="add-passkey"`}},
+		{name: "my totp enrolled", page: "my", user: &plain, data: map[string]any{"User": plain, "CanRegister": true,
+			"Legacy": legacyView{LegacyState: methods.LegacyState{TOTPEnrolled: true, PasswordlessOnly: true}}},
+			want:    []string{`id="totp-enrolled"`, `id="totp-remove"`, `id="passwordless-only"`},
+			notWant: []string{`action="/my/password"`, `id="totp-replace"`}},
 		{name: "my setup welcome", page: "my", user: &admin, data: map[string]any{"User": admin, "Welcome": "setup", "CurrentID": ""},
 			want: []string{`data-welcome="setup"`}},
 		{name: "confirm delete", page: "confirm_delete", user: &plain, data: map[string]any{"Title": "Remove your last passkey?", "Passkey": samplePasskeys()[0]},
@@ -132,6 +150,10 @@ func pageCases() []struct {
 			want: []string{`data-username="ada"`, `data-username="bob" data-passkeys="1" data-at-risk="true"`, "At risk of lock-out", `href="/admin/users/bob"`,
 				`id="create-user-form"`, `action="/admin/users"`, `id="create-user-error"`, `value="new"`, `id="create-group-form"`, `action="/admin/groups"`,
 				`action="/admin/groups/pilot%2Fone/delete"`, `data-group="empty"`, "Disabled", "1 at risk"}},
+		{name: "admin risk reasons", page: "admin", user: &admin, data: map[string]any{
+			"Title": "Admin", "AtRisk": 0, "UserForm": directory.NewUser{}, "GroupForm": groupForm{},
+			"Users": []adminUserRow{{User: admin, Passkeys: 3, NonCompliant: 1, SuggestKey: true}}},
+			want: []string{`id="methods-link"`, `href="/admin/methods"`, "1 cannot sign in", "Add a security key"}},
 		{name: "admin empty", page: "admin", user: &admin, data: map[string]any{"Title": "Admin", "AtRisk": 0, "Users": []adminUserRow{}, "Groups": []adminGroupRow{}, "UserForm": directory.NewUser{}, "GroupForm": groupForm{}},
 			want: []string{"No users yet.", "No groups yet."}},
 		{name: "admin user", page: "admin_user", user: &admin, data: map[string]any{
@@ -142,6 +164,45 @@ func pageCases() []struct {
 			want: []string{`id="issued-pass">abcdefgh2345<`, `id="tap-form"`, `action="/admin/users/ada/tap"`, `name="lifetime"`, `value="1h"`, `name="one_time"`, " checked",
 				`id="disable-user"`, `action="/admin/users/ada/disable"`, `class="passkey" data-id="c1"`, `class="revoke danger"`, `action="/admin/users/ada/passkeys/c1/revoke"`,
 				`id="lockout-risk"`, `data-group="pilot"`, `id="add-group"`, `value="staff"`, `action="/admin/users/ada/groups"`, `id="signins"`, `id="tap-status"`}},
+		{name: "admin user policy", page: "admin_user", user: &admin, data: map[string]any{
+			"User": admin, "Passkeys": nonCompliant, "KeyNudge": true, "HasLegacy": true,
+			"Legacy": legacyView{LegacyState: methods.LegacyState{HasPassword: true}}, "LegacyError": "Choose."},
+			want: []string{`data-compliance="passkey_model_blocked"`, "Non-compliant", "profile &#34;default&#34;: model Test Key is blocked", `id="key-nudge"`,
+				`action="/admin/users/ada/passwordless-only"`, `name="passwordless_only" value="on"`, `id="passwordless-on"`, `id="legacy-error"`, `id="has-password">Set<`}},
+		{name: "admin user passwordless", page: "admin_user", user: &admin, data: map[string]any{
+			"User": admin, "HasLegacy": true, "Legacy": legacyView{LegacyState: methods.LegacyState{PasswordlessOnly: true}}},
+			want: []string{`name="passwordless_only" value="off"`, `id="passwordless-off"`, `data-passwordless-only="true"`}},
+		{name: "admin methods", page: "admin_methods", user: &admin, data: map[string]any{
+			"Title": "Sign-in methods", "Policy": methods.DefaultPolicy(), "Warnings": []string{"careful"}, "PolicyJSON": `{"schema": 1}`,
+			"PolicyError": "The policy is not valid: bad.", "TogglesError": "no", "StrengthsJSON": "{}", "StrengthsError": "bad strengths",
+			"Methods":  []methodRow{{Method: methods.MethodPasskey, Label: "Passkey", Enabled: true, Scope: "All users"}, {Method: methods.MethodPassword, Label: "Password", Scope: "Nobody"}},
+			"Profiles": []profileRow{{Profile: passkey.DefaultProfile(), ScopeText: "All users", Restriction: "Any model"}},
+			"BuiltIn":  methods.BuiltInStrengths(), "Custom": []methods.Strength{{ID: "legacy", Name: "Legacy MFA", Combinations: []methods.Combination{{methods.MethodPassword, methods.MethodTOTP}}}},
+			"CampaignScope": "All users", "Metadata": (*passkey.Metadata)(nil)},
+			want: []string{`id="toggles-form"`, `action="/admin/methods/toggles"`, `name="revision" value="0"`, `name="method_passkey"`, `data-method="password" data-enabled="false"`,
+				`id="self-service"`, `id="campaign"`, `id="policy-json"`, `id="policy-error"`, `action="/admin/methods/policy"`, `id="toggles-error"`, `id="policy-warnings"`,
+				`data-profile="default"`, `id="strengths-json"`, `id="strengths-error"`, `data-strength="phishing-resistant-mfa"`, `data-strength="legacy"`, "password + totp",
+				"sesame metadata load FILE", `id="nav-methods"`}},
+		{name: "admin methods with metadata", page: "admin_methods", user: &admin, data: map[string]any{
+			"Policy": methods.DefaultPolicy(), "Metadata": &passkey.Metadata{Number: 7, Signer: "mds.example", Entries: []passkey.MetadataEntry{{Name: "Key"}}}, "ReadOnly": true},
+			want: []string{"FIDO BLOB no. 7", "1 models", `id="read-only"`}},
+		{name: "password", page: "password", data: map[string]any{"Title": "Sign in with a password", "Username": "ada", "ReturnTo": "/my", "Error": "That username and password do not match.", "Code": "password_invalid"},
+			want: []string{`action="/signin/password"`, `name="password"`, `type="password"`, `autocomplete="current-password"`, `autocomplete="username"`, `value="ada"`,
+				`id="error"`, `data-code="password_invalid"`, `aria-invalid="true"`, `name="return_to" value="/my"`}},
+		{name: "totp", page: "totp", data: map[string]any{"Title": "Enter your code", "Step": "st1", "ReturnTo": "/my", "Error": "That code is not right."},
+			want: []string{`action="/signin/password/totp"`, `name="step" value="st1"`, `autocomplete="one-time-code"`, `inputmode="numeric"`, `name="code"`, `id="error"`}},
+		{name: "prompt", page: "prompt", user: &plain, data: map[string]any{"Title": "Add a passkey", "User": plain, "ReturnTo": "/my", "Next": "/my?notice=added",
+			"CanSnooze": true, "SnoozesLeft": 2, "Needs": passkey.RegistrationNeeds{DeviceBoundOnly: true}},
+			want: []string{`id="add-passkey-form"`, `data-next="/my?notice=added"`, `data-source="campaign"`, `id="add-passkey"`, `action="/my/add-passkey/snooze"`,
+				`id="snooze"`, "2 more times", `id="device-bound-hint"`, `src="/static/my.js"`}},
+		{name: "prompt required", page: "prompt", user: &plain, data: map[string]any{"User": plain, "ReturnTo": "/my", "CanSnooze": false, "SnoozesLeft": 0, "Error": "You have postponed this"},
+			want: []string{`id="prompt-required"`, `id="prompt-signout"`, `id="prompt-error"`}, notWant: []string{`id="snooze"`}},
+		{name: "my totp", page: "my_totp", user: &plain, data: map[string]any{"Title": "Set up an authenticator app", "Secret": "JBSWY3DPEHPK3PXP",
+			"URL": template.URL("otpauth://totp/Sesame:bob?secret=JBSWY3DPEHPK3PXP"), "QR": template.URL("data:image/png;base64,AAAA")},
+			want: []string{`id="totp-secret" class="secret">JBSWY3DPEHPK3PXP<`, `href="otpauth://totp/Sesame:bob?secret=JBSWY3DPEHPK3PXP"`, `src="data:image/png;base64,AAAA"`,
+				`action="/my/totp/confirm"`, `autocomplete="one-time-code"`, `inputmode="numeric"`}},
+		{name: "my totp error", page: "my_totp", user: &plain, data: map[string]any{"Error": "That code is not right."},
+			want: []string{`id="totp-confirm-error"`, `id="totp-restart"`}, notWant: []string{`id="totp-secret"`}},
 		{name: "admin user disabled", page: "admin_user", user: &admin, data: map[string]any{
 			"User": store.User{ID: "u2", Username: "bob", DisplayName: "bob", Disabled: true}, "TAPLifetime": "", "TAPError": "Write the lifetime like 30m, 1h, 8h or 7d.", "StatusError": "x", "GroupError": "y"},
 			want:    []string{`id="enable-user"`, `id="tap-error"`, `id="no-passkeys"`, `id="no-groups"`, `id="status-error"`, `id="group-error"`},

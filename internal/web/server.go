@@ -20,6 +20,7 @@ import (
 
 	"github.com/sesame-idp/sesame/internal/directory"
 	"github.com/sesame-idp/sesame/internal/methods"
+	"github.com/sesame-idp/sesame/internal/passkey"
 	"github.com/sesame-idp/sesame/internal/problem"
 	"github.com/sesame-idp/sesame/internal/signin"
 	"github.com/sesame-idp/sesame/internal/store"
@@ -42,10 +43,18 @@ const CookieName = "sesame_session"
 
 // Server serves Sesame over HTTP.
 type Server struct {
-	Store         store.Store
-	SignIn        *signin.Service
-	Dir           *directory.Service
-	TAPs          *methods.TAPs
+	Store  store.Store
+	SignIn *signin.Service
+	Dir    *directory.Service
+	TAPs   *methods.TAPs
+	// Policies and Strengths are the admin-edited policy documents;
+	// Legacy handles passwords and TOTP; Metadata is the FIDO metadata.
+	// Each may be nil (tests): the console then shows the defaults and
+	// refuses changes, and passwords are off.
+	Policies      *methods.Policies
+	Strengths     *methods.Strengths
+	Legacy        *methods.Legacy
+	Metadata      *passkey.MetadataStore
 	Log           *slog.Logger
 	Now           func() time.Time
 	SecureCookies bool
@@ -76,6 +85,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /signin/passkey/finish", s.limited(s.passkeyFinish))
 	mux.HandleFunc("GET /signin/tap", s.tapPage)
 	mux.Handle("POST /signin/tap", s.limited(s.tapSubmit))
+	mux.HandleFunc("GET /signin/password", s.passwordPage)
+	mux.Handle("POST /signin/password", s.limited(s.passwordSubmit))
+	mux.Handle("POST /signin/password/totp", s.limited(s.totpSubmit))
 	mux.HandleFunc("POST /signout", s.signout)
 	mux.HandleFunc("GET /setup", s.setupPage)
 	mux.Handle("POST /setup", s.limited(s.setupSubmit))
@@ -87,6 +99,13 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /my/passkeys/{id}/rename", s.user(s.renamePasskey))
 	mux.Handle("POST /my/passkeys/{id}/delete", s.user(s.deletePasskey))
 	mux.Handle("GET /api/me", s.user(s.apiMe))
+	mux.Handle("POST /my/tap/delete", s.user(s.deleteOwnTAP))
+	mux.Handle("GET /my/add-passkey", s.user(s.promptPage))
+	mux.Handle("POST /my/add-passkey/snooze", s.user(s.promptSnooze))
+	mux.Handle("POST /my/password", s.user(s.setOwnPassword))
+	mux.Handle("POST /my/totp/begin", s.user(s.totpBegin))
+	mux.Handle("POST /my/totp/confirm", s.limited(s.user(s.totpConfirm).ServeHTTP))
+	mux.Handle("POST /my/totp/remove", s.user(s.totpRemove))
 
 	// Admin console.
 	mux.Handle("GET /admin", s.admin(s.adminHome))
@@ -99,6 +118,17 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /admin/users/{username}/groups", s.admin(s.adminMembership))
 	mux.Handle("POST /admin/groups", s.admin(s.adminCreateGroup))
 	mux.Handle("POST /admin/groups/{name}/delete", s.admin(s.adminDeleteGroup))
+	mux.Handle("POST /admin/users/{username}/passwordless-only", s.admin(s.adminPasswordlessOnly))
+	mux.Handle("GET /admin/methods", s.admin(s.adminMethods))
+	mux.Handle("POST /admin/methods/policy", s.admin(s.adminSavePolicy))
+	mux.Handle("POST /admin/methods/toggles", s.admin(s.adminPolicyToggles))
+	mux.Handle("POST /admin/methods/strengths", s.admin(s.adminSaveStrengths))
+
+	// Admin API (JSON, session authentication).
+	mux.Handle("GET /api/admin/policy/methods", s.admin(s.apiGetMethodsPolicy))
+	mux.Handle("PUT /api/admin/policy/methods", s.admin(s.apiPutMethodsPolicy))
+	mux.Handle("GET /api/admin/policy/strengths", s.admin(s.apiGetStrengths))
+	mux.Handle("PUT /api/admin/policy/strengths", s.admin(s.apiPutStrengths))
 
 	csrf := http.NewCrossOriginProtection()
 	return s.recoverer(securityHeaders(csrf.Handler(mux)))

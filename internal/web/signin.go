@@ -22,10 +22,11 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "signin", map[string]any{
-		"Title":    "Sign in",
-		"ReturnTo": safeReturn(r.URL.Query().Get("return_to")),
-		"Username": r.URL.Query().Get("username"),
-		"Notice":   noticeText(r.URL.Query().Get("notice")),
+		"Title":     "Sign in",
+		"ReturnTo":  safeReturn(r.URL.Query().Get("return_to")),
+		"Username":  r.URL.Query().Get("username"),
+		"Notice":    noticeText(r.URL.Query().Get("notice")),
+		"Passwords": s.SignIn.PasswordsOffered(r.Context()),
 	})
 }
 
@@ -66,6 +67,9 @@ type finishRequest struct {
 	Credential json.RawMessage `json:"credential"`
 	ReturnTo   string          `json:"return_to,omitempty"`
 	Name       string          `json:"name,omitempty"`
+	// Source says which page registered a passkey ("campaign": the
+	// registration prompt), for the audit log.
+	Source string `json:"source,omitempty"`
 }
 
 func (s *Server) passkeyFinish(w http.ResponseWriter, r *http.Request) {
@@ -80,7 +84,8 @@ func (s *Server) passkeyFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setSessionCookie(w, res)
-	writeJSON(w, http.StatusOK, map[string]string{"redirect": safeReturn(req.ReturnTo), "user": res.User.Username})
+	next := s.afterSignIn(r.Context(), signinResult{User: res.User, Session: res.Session}, safeReturn(req.ReturnTo))
+	writeJSON(w, http.StatusOK, map[string]string{"redirect": next, "user": res.User.Username})
 }
 
 func (s *Server) tapPage(w http.ResponseWriter, r *http.Request) {
@@ -112,7 +117,7 @@ func (s *Server) tapSubmit(w http.ResponseWriter, r *http.Request) {
 	if returnTo == "/my" {
 		returnTo = "/my?welcome=tap"
 	}
-	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+	http.Redirect(w, r, s.afterSignIn(r.Context(), signinResult{User: res.User, Session: res.Session}, returnTo), http.StatusSeeOther)
 }
 
 func (s *Server) signout(w http.ResponseWriter, r *http.Request) {

@@ -1,5 +1,7 @@
-// My security info: adding a passkey. Renaming and removing are plain
-// forms and need no script.
+// My security info (and the registration prompt after sign-in): adding a
+// passkey. Renaming and removing are plain forms and need no script. The
+// form may name where to go once the passkey is added (data-next) and
+// which page it is on (data-source, for the audit log).
 //
 // Registration options are fetched when the page loads, so the click can
 // call navigator.credentials.create straight away (Safari refuses a
@@ -37,8 +39,9 @@ async function register(ready) {
       ceremony: c.ceremony,
       credential: credentialJSON(cred),
       name: nameInput ? nameInput.value.trim() : "",
+      source: form.dataset.source || "",
     });
-    window.location.assign("/my?notice=added");
+    window.location.assign(form.dataset.next || "/my?notice=added");
   } catch (err) {
     if (err && err.status === 401) {
       alert.show("Your session has ended. Sign in again to add a passkey.");
