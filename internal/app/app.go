@@ -146,6 +146,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 			st.Close()
 			return nil, err
 		}
+		a.Web.Apps, a.Web.Issuer = appRegistry{a.OIDC}, cfg.URL
 	} else {
 		log.Warn("this database backend does not support the OpenID provider yet: apps cannot sign in")
 	}

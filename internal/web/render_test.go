@@ -203,6 +203,14 @@ func pageCases() []struct {
 				`action="/my/totp/confirm"`, `autocomplete="one-time-code"`, `inputmode="numeric"`}},
 		{name: "my totp error", page: "my_totp", user: &plain, data: map[string]any{"Error": "That code is not right."},
 			want: []string{`id="totp-confirm-error"`, `id="totp-restart"`}, notWant: []string{`id="totp-secret"`}},
+		{name: "admin apps", page: "admin_apps", user: &admin, data: map[string]any{
+			"Apps": []AppInfo{{ClientID: "grafana", RedirectURIs: []string{"https://grafana.example.com/cb"}, SigningAlg: "ES256", CreatedAt: testNow},
+				{ClientID: "spa", Public: true, RedirectURIs: []string{"https://spa.example.com/cb"}, SigningAlg: "ES256", CreatedAt: testNow}},
+			"Issuer": "https://login.example.com", "Added": AppInfo{ClientID: "grafana"}, "Secret": "s3cret",
+		}},
+		{name: "admin apps error", page: "admin_apps", user: &admin, data: map[string]any{
+			"AppError": "bad redirect", "Form": NewAppForm{Name: "x", Public: true}, "FormRedirects": "http://example.com",
+		}},
 		{name: "admin user disabled", page: "admin_user", user: &admin, data: map[string]any{
 			"User": store.User{ID: "u2", Username: "bob", DisplayName: "bob", Disabled: true}, "TAPLifetime": "", "TAPError": "Write the lifetime like 30m, 1h, 8h or 7d.", "StatusError": "x", "GroupError": "y"},
 			want:    []string{`id="enable-user"`, `id="tap-error"`, `id="no-passkeys"`, `id="no-groups"`, `id="status-error"`, `id="group-error"`},

@@ -61,6 +61,10 @@ type Server struct {
 	// RateLimit is how many sign-in requests per second one address may
 	// make (burst 4x); 0 turns the limit off (load tests on loopback).
 	RateLimit float64
+	// Apps is the OpenID provider's app registry (nil when the database
+	// backend cannot store apps); Issuer is the provider's issuer URL.
+	Apps   AppRegistry
+	Issuer string
 
 	pages    *pages
 	limiters addressLimits
@@ -117,6 +121,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /admin/users/{username}/passkeys/{id}/revoke", s.admin(s.adminRevoke))
 	mux.Handle("POST /admin/users/{username}/groups", s.admin(s.adminMembership))
 	mux.Handle("POST /admin/groups", s.admin(s.adminCreateGroup))
+	mux.Handle("GET /admin/apps", s.admin(s.adminApps))
+	mux.Handle("POST /admin/apps", s.admin(s.adminAddApp))
+	mux.Handle("POST /admin/apps/{id}/delete", s.admin(s.adminDeleteApp))
+	mux.Handle("POST /admin/apps/{id}/rotate-secret", s.admin(s.adminRotateAppSecret))
 	mux.Handle("POST /admin/groups/{name}/delete", s.admin(s.adminDeleteGroup))
 	mux.Handle("POST /admin/users/{username}/passwordless-only", s.admin(s.adminPasswordlessOnly))
 	mux.Handle("GET /admin/methods", s.admin(s.adminMethods))

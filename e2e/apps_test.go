@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var appSecretPattern = regexp.MustCompile(`<code id="app-secret">([^<]+)</code>`)
+
+// TestAdminApps: an admin registers, lists, re-keys and deletes apps in the
+// console; bad input is refused next to the form and changes nothing.
+func TestAdminApps(t *testing.T) {
+	inst := startSesame(t, sesameOptions{})
+	root := inst.createUser(t, "root", true)
+	admin := inst.newClient(t)
+	admin.signInWithTAP(t, "root", inst.issueTAP(t, root, time.Hour, false))
+
+	r := admin.postForm(t, "/admin/apps", url.Values{"name": {"grafana"}, "redirect_uris": {"https://grafana.example.com/login/generic_oauth\n"}})
+	if r.Status != http.StatusOK {
+		t.Fatalf("adding an app: %s", r)
+	}
+	m := appSecretPattern.FindSubmatch(r.Body)
+	if m == nil {
+		t.Fatalf("no secret shown after adding a confidential app: %s", r)
+	}
+	secret := string(m[1])
+
+	list := admin.get(t, "/admin/apps")
+	if !strings.Contains(string(list.Body), `data-app="grafana"`) || strings.Contains(string(list.Body), secret) {
+		t.Fatalf("the list does not show the app, or shows its secret again: %s", list)
+	}
+
+	// Refusals: shown on the page, nothing registered.
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		want int
+	}{
+		{"bad redirect", url.Values{"name": {"evil"}, "redirect_uris": {"javascript:alert(1)"}}, http.StatusBadRequest},
+		{"no redirect", url.Values{"name": {"empty"}}, http.StatusBadRequest},
+		{"bad name", url.Values{"name": {"Not A Name!"}, "redirect_uris": {"https://x.example.com/cb"}}, http.StatusBadRequest},
+		{"duplicate", url.Values{"name": {"grafana"}, "redirect_uris": {"https://other.example.com/cb"}}, http.StatusConflict},
+	} {
+		r := admin.postForm(t, "/admin/apps", tc.form)
+		if r.Status != tc.want || !strings.Contains(string(r.Body), `id="app-error"`) {
+			t.Errorf("%s: %s, want %d with the error next to the form", tc.name, r, tc.want)
+		}
+	}
+	apps, err := inst.App.OIDC.ListApps(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(apps) != 1 || apps[0].RedirectURIs[0] != "https://grafana.example.com/login/generic_oauth" {
+		t.Fatalf("apps after the refusals: %+v", apps)
+	}
+
+	r = admin.postForm(t, "/admin/apps/grafana/rotate-secret", url.Values{})
+	m = appSecretPattern.FindSubmatch(r.Body)
+	if r.Status != http.StatusOK || m == nil || string(m[1]) == secret {
+		t.Fatalf("rotating the secret: %s", r)
+	}
+
+	// Only admins.
+	bob := inst.createUser(t, "bob", false)
+	user := inst.newClient(t)
+	user.signInWithTAP(t, "bob", inst.issueTAP(t, bob, time.Hour, false))
+	if r := user.get(t, "/admin/apps"); r.Status != http.StatusForbidden {
+		t.Errorf("a non-admin got %s", r)
+	}
+	if r := user.postForm(t, "/admin/apps/grafana/delete", url.Values{}); r.Status != http.StatusForbidden {
+		t.Errorf("a non-admin deleting: %s", r)
+	}
+
+	r = admin.postForm(t, "/admin/apps/grafana/delete", url.Values{})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("deleting: %s", r)
+	}
+	if r := admin.postForm(t, "/admin/apps/grafana/delete", url.Values{}); r.Status != http.StatusNotFound {
+		t.Errorf("deleting again: %s, want 404", r)
+	}
+	var actions []string
+	for _, e := range inst.audit(t) {
+		actions = append(actions, e.Actor+" "+e.Action+" "+e.Target)
+	}
+	joined := strings.Join(actions, "\n")
+	for _, want := range []string{"root app.create grafana", "root app.rotate_secret grafana", "root app.delete grafana"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("audit log lacks %q:\n%s", want, joined)
+		}
+	}
+}

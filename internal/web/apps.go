@@ -1,0 +1,145 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sesame-idp/sesame/internal/audit"
+	"github.com/sesame-idp/sesame/internal/problem"
+)
+
+// The apps that sign in through Sesame over OpenID Connect, in the admin
+// console. The registry is the OpenID provider; web only needs this much
+// of it, so it says so here rather than importing the provider.
+
+// AppInfo is a registered app as the console shows it.
+type AppInfo struct {
+	ClientID               string
+	Public                 bool
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	SigningAlg             string
+	CreatedAt              time.Time
+}
+
+// NewAppForm is what the console's form registers.
+type NewAppForm struct {
+	Name                   string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	Public                 bool
+	RS256                  bool
+}
+
+// AppRegistry registers and lists apps; every change is audited by it.
+type AppRegistry interface {
+	ListApps(ctx context.Context) ([]AppInfo, error)
+	AddApp(ctx context.Context, actor audit.Actor, in NewAppForm) (AppInfo, string, error)
+	DeleteApp(ctx context.Context, actor audit.Actor, clientID string) error
+	RotateAppSecret(ctx context.Context, actor audit.Actor, clientID string) (string, error)
+}
+
+var errNoApps = problem.New(http.StatusNotFound, "apps_unavailable", "Apps cannot be managed here: this database backend does not store them.")
+
+func (s *Server) adminApps(w http.ResponseWriter, r *http.Request) {
+	s.renderApps(w, r, http.StatusOK, map[string]any{})
+}
+
+func (s *Server) renderApps(w http.ResponseWriter, r *http.Request, status int, data map[string]any) {
+	if s.Apps == nil {
+		s.fail(w, r, errNoApps)
+		return
+	}
+	apps, err := s.Apps.ListApps(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	data["Title"] = "Apps"
+	data["Apps"] = apps
+	data["Issuer"] = s.Issuer
+	data["NoticeText"] = appNotice(r.URL.Query().Get("notice"))
+	s.renderStatus(w, r, status, "admin_apps", data)
+}
+
+func appNotice(code string) string {
+	switch code {
+	case "deleted":
+		return "App deleted. Its tokens no longer work."
+	}
+	return ""
+}
+
+// lines splits a textarea into its non-empty lines.
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (s *Server) adminAddApp(w http.ResponseWriter, r *http.Request) {
+	if s.Apps == nil {
+		s.fail(w, r, errNoApps)
+		return
+	}
+	if err := parseForm(w, r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f := r.PostForm
+	in := NewAppForm{
+		Name: strings.TrimSpace(f.Get("name")), RedirectURIs: lines(f.Get("redirect_uris")),
+		PostLogoutRedirectURIs: lines(f.Get("post_logout_redirect_uris")),
+		Public:                 f.Get("public") == "yes", RS256: f.Get("rs256") == "yes",
+	}
+	app, secret, err := s.Apps.AddApp(r.Context(), adminActor(r), in)
+	if err != nil {
+		if p := problem.As(err); p.Status < 500 {
+			s.renderApps(w, r, p.Status, map[string]any{"AppError": p.Message, "Form": in, "FormRedirects": f.Get("redirect_uris"), "FormPostLogout": f.Get("post_logout_redirect_uris")})
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	s.renderApps(w, r, http.StatusOK, map[string]any{"Added": app, "Secret": secret})
+}
+
+func (s *Server) adminDeleteApp(w http.ResponseWriter, r *http.Request) {
+	if s.Apps == nil {
+		s.fail(w, r, errNoApps)
+		return
+	}
+	if err := parseForm(w, r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.Apps.DeleteApp(r.Context(), adminActor(r), r.PathValue("id")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/admin/apps?notice=deleted", http.StatusSeeOther)
+}
+
+func (s *Server) adminRotateAppSecret(w http.ResponseWriter, r *http.Request) {
+	if s.Apps == nil {
+		s.fail(w, r, errNoApps)
+		return
+	}
+	if err := parseForm(w, r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	secret, err := s.Apps.RotateAppSecret(r.Context(), adminActor(r), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.renderApps(w, r, http.StatusOK, map[string]any{"Rotated": id, "Secret": secret})
+}
