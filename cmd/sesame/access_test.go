@@ -242,10 +242,10 @@ func TestPolicyReplayAndImpact(t *testing.T) {
 	bob, _ := a.Store.GetUserByUsername(ctx, "bob")
 	now := time.Now()
 	for _, ev := range []store.SignInEvent{
-		{Time: now.Add(-time.Hour), UserID: alice.ID, Username: "alice", IP: "203.0.113.5", App: "grafana", Method: "password+totp", Result: store.ResultSuccess},
-		{Time: now.Add(-2 * time.Hour), UserID: alice.ID, Username: "alice", IP: "192.0.2.5", App: "grafana", Method: "password+totp", Result: store.ResultSuccess},
-		{Time: now.Add(-3 * time.Hour), UserID: bob.ID, Username: "bob", IP: "192.0.2.6", App: "grafana", Method: "passkey", PasskeyType: "synced", Result: store.ResultSuccess},
-		{Time: now.Add(-3 * 24 * time.Hour), UserID: alice.ID, Username: "alice", IP: "192.0.2.5", App: "grafana", Method: "tap", Result: store.ResultSuccess},
+		{Time: now.Add(-time.Hour), UserID: alice.ID, Username: "alice", IP: "203.0.113.5", App: "grafana", Client: "browser", Method: "password+totp", Result: store.ResultSuccess},
+		{Time: now.Add(-2 * time.Hour), UserID: alice.ID, Username: "alice", IP: "192.0.2.5", App: "grafana", Client: "browser", Method: "password+totp", Result: store.ResultSuccess},
+		{Time: now.Add(-3 * time.Hour), UserID: bob.ID, Username: "bob", IP: "192.0.2.6", App: "grafana", Client: "browser", Method: "passkey", PasskeyType: "synced", Result: store.ResultSuccess},
+		{Time: now.Add(-3 * 24 * time.Hour), UserID: alice.ID, Username: "alice", IP: "192.0.2.5", App: "grafana", Client: "browser", Method: "tap", Result: store.ResultSuccess},
 		{Time: now.Add(-time.Hour), UserID: alice.ID, Username: "alice", IP: "192.0.2.5", Method: "passkey", Result: store.ResultFailure, Reason: "unknown_credential"},
 	} {
 		if _, err := a.Store.AppendSignIn(ctx, ev); err != nil {

@@ -37,6 +37,7 @@ separated), and so on.`,
 	f.DurationVar(&e.cfg.SessionMax, "session-max", e.cfg.SessionMax, "sign a browser out this long after sign-in, whatever the activity")
 	f.DurationVar(&e.cfg.ChallengeTTL, "challenge-ttl", e.cfg.ChallengeTTL, "how long a passkey ceremony may take before it expires")
 	f.Float64Var(&e.cfg.RateLimit, "rate-limit", e.cfg.RateLimit, "credential checks per second allowed from one address (burst 4x); 0 turns the limit off")
+	f.StringVar(&e.cfg.GeoIPDB, "geoip-db", e.cfg.GeoIPDB, "MaxMind-format country database (e.g. GeoLite2-Country.mmdb) for Conditional Access country locations; without it every country is unknown")
 	return c
 }
 

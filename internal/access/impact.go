@@ -185,28 +185,46 @@ func UnmarshalResults(s string) ([]Result, error) {
 }
 
 // EventResults returns the Conditional Access results recorded with a
-// sign-in, or nil when it carries none.
-//
-// TODO(integration): store.SignInEvent has no field for them yet; when it
-// gains one (say Access string, written with MarshalResults), return
-// UnmarshalResults of it here (nil on error). Until then impact
-// re-evaluates every record, which gives the same figures as long as the
-// policies and the user's groups have not changed since.
-func EventResults(ev store.SignInEvent) []Result { return nil }
+// sign-in (its Access field, written with MarshalResults), or nil when it
+// carries none or they are damaged.
+func EventResults(ev store.SignInEvent) []Result {
+	rs, err := UnmarshalResults(ev.Access)
+	if err != nil {
+		return nil
+	}
+	return rs
+}
 
 // EventContext rebuilds as much of a sign-in's context as its record
-// keeps: who, which app, from where, when. The caller adds what the log
-// does not hold (groups, admin role, country, what the sign-in satisfied).
-// The record is of an authentication ceremony, so it counts as fresh.
+// keeps: who, which app or action, from where (address and country), how
+// (client type) and on what device, when. The caller adds what the log
+// does not hold (groups, admin role, what the sign-in satisfied). The
+// record is of an authentication ceremony, so it counts as fresh.
 func EventContext(ev store.SignInEvent) Context {
 	ip, _ := netip.ParseAddr(ev.IP)
+	client := ClientType(ev.Client)
+	if client != ClientLegacy {
+		client = ClientBrowser
+	}
 	return Context{
 		Username: ev.Username,
 		App:      ev.App,
+		Action:   ev.Action,
 		IP:       ip.Unmap(),
-		Client:   ClientBrowser,
+		Country:  ev.Country,
+		Client:   client,
+		Device:   Device{BoundPasskey: ev.BoundPasskeyDevice, Trusted: ev.TrustedDevice},
 		Now:      ev.Time,
 		AuthTime: ev.Time,
 		Fresh:    true,
 	}
+}
+
+// BackChannel reports whether a record is of an app's server talking to
+// Sesame (a token request) rather than of a person signing in: it names an
+// app but no client type, which every sign-in Conditional Access saw
+// records. Impact and replay leave such records out, since their address
+// is the app server's.
+func BackChannel(ev store.SignInEvent) bool {
+	return ev.App != "" && ev.Client == ""
 }

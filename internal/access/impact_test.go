@@ -16,7 +16,7 @@ import (
 // from home, a failure and an unidentified attempt.
 func signIns() []store.SignInEvent {
 	ev := func(id int64, ago time.Duration, userID, username, ip, method, result string) store.SignInEvent {
-		return store.SignInEvent{ID: id, Time: t0.Add(-ago), UserID: userID, Username: username, IP: ip, App: "grafana", Method: method, Result: result}
+		return store.SignInEvent{ID: id, Time: t0.Add(-ago), UserID: userID, Username: username, IP: ip, App: "grafana", Client: "browser", Method: method, Result: result}
 	}
 	return []store.SignInEvent{
 		ev(1, time.Hour, "u1", "alice", "203.0.113.7", "password+totp", store.ResultSuccess),

@@ -32,7 +32,11 @@ type LogFilter struct {
 
 // StoreFilter is the part of f the store applies.
 func (f LogFilter) StoreFilter() store.SignInFilter {
-	return store.SignInFilter{UserID: f.UserID, Result: f.Result, Since: f.Since, Until: f.Until, Limit: f.Limit}
+	app := f.App
+	if app == AppSesame { // stored as "": Match picks those out
+		app = ""
+	}
+	return store.SignInFilter{UserID: f.UserID, App: app, Result: f.Result, Since: f.Since, Until: f.Until, Limit: f.Limit}
 }
 
 // Match applies the whole filter to one record.
@@ -92,7 +96,14 @@ type LogLine struct {
 	Model        string    `json:"model,omitempty"`
 	PasskeyType  string    `json:"passkey_type,omitempty"`
 	Phishing     bool      `json:"phishing,omitempty"`
-	Access       []Result  `json:"access,omitempty"`
+	Client       string    `json:"client,omitempty"`
+	Country      string    `json:"country,omitempty"`
+	Action       string    `json:"action,omitempty"`
+	// TrustedDevice and BoundPasskeyDevice are the device signal the
+	// sign-in carried.
+	TrustedDevice      bool     `json:"trusted_device,omitempty"`
+	BoundPasskeyDevice bool     `json:"bound_passkey_device,omitempty"`
+	Access             []Result `json:"access,omitempty"`
 }
 
 // Line converts a record for export.
@@ -101,7 +112,8 @@ func Line(ev store.SignInEvent) LogLine {
 		ID: ev.ID, Time: ev.Time.UTC(), UserID: ev.UserID, Username: ev.Username, IP: ev.IP, UserAgent: ev.UserAgent,
 		App: ev.App, Method: ev.Method, Result: ev.Result, Reason: ev.Reason, Detail: ev.Detail,
 		CredentialID: ev.CredentialID, AAGUID: ev.AAGUID, Model: ev.Model, PasskeyType: ev.PasskeyType,
-		Phishing: ev.Phishing, Access: EventResults(ev),
+		Phishing: ev.Phishing, Client: ev.Client, Country: ev.Country, Action: ev.Action,
+		TrustedDevice: ev.TrustedDevice, BoundPasskeyDevice: ev.BoundPasskeyDevice, Access: EventResults(ev),
 	}
 }
 
@@ -119,7 +131,7 @@ func WriteJSONLines(w io.Writer, evs []store.SignInEvent) error {
 
 // CSVHeader is the first row WriteCSV writes.
 var CSVHeader = []string{"id", "time", "user_id", "username", "ip", "user_agent", "app", "method", "result", "reason",
-	"detail", "credential_id", "aaguid", "model", "passkey_type", "phishing", "access"}
+	"detail", "credential_id", "aaguid", "model", "passkey_type", "phishing", "client", "country", "action", "device", "access"}
 
 // WriteCSV writes a header and one row per record. The access column lists
 // "policy: result" pairs separated by "; ". A cell that a spreadsheet
@@ -139,7 +151,7 @@ func WriteCSV(w io.Writer, evs []store.SignInEvent) error {
 		}
 		row := []string{strconv.FormatInt(l.ID, 10), l.Time.Format(time.RFC3339Nano), l.UserID, l.Username, l.IP,
 			l.UserAgent, l.App, l.Method, l.Result, l.Reason, l.Detail, l.CredentialID, l.AAGUID, l.Model,
-			l.PasskeyType, strconv.FormatBool(l.Phishing), strings.Join(access, "; ")}
+			l.PasskeyType, strconv.FormatBool(l.Phishing), l.Client, l.Country, l.Action, deviceText(l), strings.Join(access, "; ")}
 		for i := range row {
 			row[i] = defuseCell(row[i])
 		}
@@ -149,6 +161,19 @@ func WriteCSV(w io.Writer, evs []store.SignInEvent) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// deviceText is the device signal in a CSV cell: "trusted",
+// "device-bound-passkey", both joined by "+", or empty.
+func deviceText(l LogLine) string {
+	var d []string
+	if l.TrustedDevice {
+		d = append(d, DeviceTrusted)
+	}
+	if l.BoundPasskeyDevice {
+		d = append(d, DeviceBoundPasskey)
+	}
+	return strings.Join(d, "+")
 }
 
 func defuseCell(s string) string {
@@ -202,10 +227,8 @@ func (s *Service) SetRetention(ctx context.Context, actor audit.Actor, days int)
 
 // RetentionCutoff is the time before which sign-in records have expired
 // under a retention of days (zero time for 0: nothing expires).
-//
-// TODO(integration): deleting expired records needs a store method such
-// as DeleteSignInsBefore(ctx, cutoff) (int, error), run by App.Sweep; it
-// is the only deletion the append-only log allows.
+// App.Sweep deletes the records before it with store.DeleteSignInsBefore,
+// the only deletion the append-only log allows.
 func RetentionCutoff(now time.Time, days int) time.Time {
 	if days <= 0 {
 		return time.Time{}
@@ -227,7 +250,7 @@ func (s *Service) Recorded(ctx context.Context, evs []store.SignInEvent, satisfi
 	users := map[string]who{}
 	var out []Recorded
 	for _, ev := range evs {
-		if ev.UserID == "" || ev.Result != store.ResultSuccess {
+		if ev.UserID == "" || ev.Result != store.ResultSuccess || BackChannel(ev) {
 			continue
 		}
 		w, ok := users[ev.UserID]
@@ -251,7 +274,9 @@ func (s *Service) Recorded(ctx context.Context, evs []store.SignInEvent, satisfi
 		}
 		c := EventContext(ev)
 		c.Groups, c.Admin = w.groups, w.admin
-		c.Country = s.Countries.Country(c.IP)
+		if c.Country == "" {
+			c.Country = s.Countries.Country(c.IP)
+		}
 		if satisfies != nil {
 			ev := ev
 			c.Satisfies = func(strength string) bool { return satisfies(ev, strength) }

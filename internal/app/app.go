@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sesame-idp/sesame/internal/access"
 	"github.com/sesame-idp/sesame/internal/config"
 	"github.com/sesame-idp/sesame/internal/directory"
 	"github.com/sesame-idp/sesame/internal/methods"
@@ -62,6 +63,9 @@ type App struct {
 	Strengths *methods.Strengths
 	Legacy    *methods.Legacy
 	Metadata  *passkey.MetadataStore
+	// Access is Conditional Access: policies, named locations, the
+	// country database, retention of the sign-in log.
+	Access *access.Service
 
 	secret []byte
 }
@@ -129,10 +133,15 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 			a.Metrics.SignIns.WithLabelValues(ev.Method, ev.Result, ev.Reason).Inc()
 		},
 	}
+	if err := a.openAccess(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	a.Web = &web.Server{
 		Store: st, SignIn: a.SignIn, Dir: a.Dir, TAPs: a.TAPs, Log: log, Now: now,
 		Policies: a.Policies, Strengths: a.Strengths, Legacy: a.Legacy, Metadata: a.Metadata,
 		SecureCookies: cfg.SecureCookies(), RateLimit: cfg.RateLimit,
+		Access: a.Access, DeviceKey: a.DeriveKey(deviceKeyPurpose),
 	}
 	if ost, ok := st.(oidcstore.Store); ok {
 		a.OIDC, err = oidc.New(oidc.Config{
@@ -141,6 +150,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 			KeyEncryptionKey: a.DeriveKey("sesame/oidc-keys/v1"), CodeKey: a.DeriveKey("sesame/oidc-codes/v1"),
 			Now: now, Log: log,
 			OnToken: func(grant, result string) { a.Metrics.Tokens.WithLabelValues(grant, result).Inc() },
+			Access:  a.Access, Strengths: a.customStrengths, DeviceKey: a.DeriveKey(deviceKeyPurpose),
 		})
 		if err != nil {
 			st.Close()
@@ -226,10 +236,16 @@ func (a *App) Sweep(ctx context.Context) {
 	if a.OIDC != nil {
 		a.OIDC.Sweep(ctx)
 	}
+	a.sweepSignIns(ctx)
 }
 
-// Close releases the store.
-func (a *App) Close() error { return a.Store.Close() }
+// Close releases the store and the country database.
+func (a *App) Close() error {
+	if a.Access != nil {
+		a.Access.Countries.Close()
+	}
+	return a.Store.Close()
+}
 
 // SecretEnv lets several instances share one secret without a shared data
 // directory (base64 of 32 random bytes).

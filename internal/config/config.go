@@ -28,6 +28,10 @@ type Config struct {
 	// RateLimit is how many credential-checking requests per second one
 	// address may make (burst 4x); 0 turns the per-address limit off.
 	RateLimit float64
+	// GeoIPDB is a MaxMind-format country database file (e.g.
+	// GeoLite2-Country.mmdb) for Conditional Access country locations;
+	// empty: every country is unknown.
+	GeoIPDB string
 }
 
 // Defaults are chosen so that `sesame serve` alone works on a laptop.

@@ -131,11 +131,18 @@ func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar *authReque
 		}
 		http.Redirect(w, r, "/signin?"+q.Encode(), http.StatusFound)
 	case askConsent:
+		if p.conditionalAccess(w, r, ar, sess, u, cred).handled {
+			return // no consent asked for a sign-in the policies refuse
+		}
 		p.consentPage(w, r, ar, c, u)
 	case refuse:
 		p.recordRefusal(ctx, ar.rec.ClientID, u.ID, d.Error, d.Description)
 		op.AuthRequestError(w, r, ar, authError(d.Error).WithDescription("%s", d.Description), p.op)
 	case proceed:
+		ca := p.conditionalAccess(w, r, ar, sess, u, cred)
+		if ca.handled {
+			return
+		}
 		a := oidcstore.Authentication{UserID: u.ID, CredentialID: as.CredentialID, Method: as.Method,
 			AuthTime: sess.AuthTime, AMR: as.AMR, ACR: as.ACR, At: p.now()}
 		if err := p.oidcStore.CompleteAuthRequest(ctx, ar.rec.ID, a); errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
@@ -146,6 +153,9 @@ func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar *authReque
 			return
 		}
 		ar.rec.Auth = a
+		if ca.event != nil {
+			p.appendSignIn(ctx, *ca.event)
+		}
 		op.AuthResponse(ar, p.op, w, r)
 	}
 }

@@ -23,6 +23,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/sesame-idp/sesame/internal/access"
+	"github.com/sesame-idp/sesame/internal/methods"
 	"github.com/sesame-idp/sesame/internal/oidc/oidcstore"
 	"github.com/sesame-idp/sesame/internal/store"
 )
@@ -102,6 +104,12 @@ type Config struct {
 	// OnToken, when set, sees the outcome of every token request: the
 	// grant type and "success" or "failure" (metrics).
 	OnToken func(grantType, result string)
+	// Access, when set, is Conditional Access: evaluated at every app
+	// sign-in (see access.go). Strengths lists the custom authentication
+	// strengths policies may require; DeviceKey signs the device cookie.
+	Access    *access.Service
+	Strengths func(ctx context.Context) ([]methods.Strength, error)
+	DeviceKey []byte
 }
 
 // Provider is the OpenID provider.
@@ -120,6 +128,9 @@ type Provider struct {
 	clients       *clientCache
 	op            *op.Provider
 	onToken       func(grantType, result string)
+	access        *access.Service
+	strengths     func(ctx context.Context) ([]methods.Strength, error)
+	deviceKey     []byte
 
 	handlerOnce sync.Once
 	handler     http.Handler
@@ -181,6 +192,7 @@ func New(cfg Config) (*Provider, error) {
 		keys:    newKeyring(cfg.OIDCStore, sealer, policy, now),
 		clients: &clientCache{ttl: cacheTTL, now: now},
 		onToken: cfg.OnToken,
+		access:  cfg.Access, strengths: cfg.Strengths, deviceKey: cfg.DeviceKey,
 	}
 
 	opConfig := &op.Config{

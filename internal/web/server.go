@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sesame-idp/sesame/internal/access"
 	"github.com/sesame-idp/sesame/internal/directory"
 	"github.com/sesame-idp/sesame/internal/methods"
 	"github.com/sesame-idp/sesame/internal/passkey"
@@ -65,6 +66,10 @@ type Server struct {
 	// backend cannot store apps); Issuer is the provider's issuer URL.
 	Apps   AppRegistry
 	Issuer string
+	// Access is Conditional Access (nil: its pages answer 503);
+	// DeviceKey signs the device cookie (access.DeviceSigner).
+	Access    *access.Service
+	DeviceKey []byte
 
 	pages    *pages
 	limiters addressLimits
@@ -137,6 +142,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("PUT /api/admin/policy/methods", s.admin(s.apiPutMethodsPolicy))
 	mux.Handle("GET /api/admin/policy/strengths", s.admin(s.apiGetStrengths))
 	mux.Handle("PUT /api/admin/policy/strengths", s.admin(s.apiPutStrengths))
+
+	// Conditional Access, the sign-in log, trusted devices (access.go).
+	s.accessRoutes(mux)
 
 	csrf := http.NewCrossOriginProtection()
 	return s.recoverer(securityHeaders(csrf.Handler(mux)))

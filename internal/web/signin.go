@@ -36,6 +36,10 @@ func noticeText(code string) string {
 		return "You are signed out."
 	case "session_ended":
 		return "Your session ended. Please sign in again."
+	case "step_up":
+		return "The app you are signing in to needs a stronger sign-in from here: sign in with a passkey."
+	case "reauth":
+		return "The app you are signing in to asks you to sign in again."
 	}
 	return ""
 }

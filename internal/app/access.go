@@ -1,0 +1,89 @@
+package app
+
+import (
+	"context"
+
+	"github.com/sesame-idp/sesame/internal/access"
+	"github.com/sesame-idp/sesame/internal/methods"
+)
+
+// openAccess builds Conditional Access: policies in the store, countries
+// from the configured MaxMind-format database (none when not configured),
+// app and custom-strength names checked against what exists.
+func (a *App) openAccess() error {
+	s := &access.Service{Store: a.Store, Now: a.Now}
+	if a.Config.GeoIPDB != "" {
+		c, err := access.OpenCountries(a.Config.GeoIPDB)
+		if err != nil {
+			return err
+		}
+		s.Countries = c
+	}
+	s.Apps = func(ctx context.Context) ([]string, error) {
+		if a.OIDC == nil {
+			return nil, nil
+		}
+		apps, err := a.OIDC.ListApps(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]string, len(apps))
+		for i, x := range apps {
+			ids[i] = x.ClientID
+		}
+		return ids, nil
+	}
+	s.Strengths = func(ctx context.Context) ([]access.StrengthName, error) {
+		custom, err := a.customStrengths(ctx)
+		if err != nil {
+			return nil, err
+		}
+		names := make([]access.StrengthName, len(custom))
+		for i, c := range custom {
+			names[i] = access.StrengthName{ID: c.ID, Name: c.Name}
+		}
+		return names, nil
+	}
+	a.Access = s
+	return nil
+}
+
+// customStrengths lists the admin-defined authentication strengths.
+func (a *App) customStrengths(ctx context.Context) ([]methods.Strength, error) {
+	doc, err := a.Strengths.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return doc.Strengths, nil
+}
+
+// sweepSignIns applies the sign-in log retention: records older than the
+// configured number of days are deleted (the only deletion the log allows).
+func (a *App) sweepSignIns(ctx context.Context) {
+	if a.Access == nil {
+		return
+	}
+	days, err := a.Access.Retention(ctx)
+	if err != nil {
+		a.Log.WarnContext(ctx, "reading the sign-in log retention failed", "err", err)
+		return
+	}
+	cutoff := access.RetentionCutoff(a.Now(), days)
+	if cutoff.IsZero() {
+		return
+	}
+	if n, err := a.Store.DeleteSignInsBefore(ctx, cutoff); err != nil {
+		a.Log.WarnContext(ctx, "deleting expired sign-in records failed", "err", err)
+	} else if n > 0 {
+		a.Log.InfoContext(ctx, "deleted expired sign-in records", "count", n, "retention_days", days)
+	}
+}
+
+// deviceKeyPurpose derives the key of the device cookie (see
+// access.DeviceSigner).
+const deviceKeyPurpose = "sesame/device/v1"
+
+// DeviceSigner signs and reads the device cookie.
+func (a *App) DeviceSigner() access.DeviceSigner {
+	return access.DeviceSigner{Key: a.DeriveKey(deviceKeyPurpose)}
+}
