@@ -43,10 +43,12 @@ func TestBrowserConditionalAccessStepUp(t *testing.T) {
 	// answer by itself meanwhile (the sign-in page's autofill request would
 	// otherwise sign bob in with the passkey at once).
 	setPresence(t, ctx, authn, false)
-	// (Signed in on Sesame first, then to the app: a form POST whose answer
-	// redirects across origins to the app is stopped by the sign-in
-	// pages' CSP form-action 'self' in Chromium; see the report.)
-	navigate(t, ctx, inst.URL+"/signin/password?return_to=/my")
+	// The app sends the browser to Sesame; bob follows the password link,
+	// and the form sign-in carries him back to the app (across origins,
+	// which the continue page does without breaking the form-action CSP).
+	navigate(t, ctx, app.url+"/login")
+	waitFor(t, ctx, `location.pathname === "/signin" && document.readyState === "complete" && !!document.querySelector("#password-link")`)
+	click(t, ctx, "#password-link")
 	waitFor(t, ctx, `document.readyState === "complete" && !!document.querySelector("#password-submit")`)
 	setValue(t, ctx, "#username", "bob")
 	setValue(t, ctx, "#password", bobPassword)
@@ -54,8 +56,6 @@ func TestBrowserConditionalAccessStepUp(t *testing.T) {
 	waitFor(t, ctx, `!!document.querySelector("#totp-form") && document.readyState === "complete"`)
 	setValue(t, ctx, "#code", totpCode(t, secret, inst.clock.Now()))
 	click(t, ctx, "#totp-submit")
-	waitPage(t, ctx, "/my")
-	navigate(t, ctx, app.url+"/login")
 	waitFor(t, ctx, `location.origin === `+jsString(app.url)+` && !!document.querySelector("#app-user")`)
 	if res := app.lastResult(t); res.err != nil || res.claims.PreferredUsername != "bob" {
 		t.Fatalf("the app's sign-in from the office: %+v", res)

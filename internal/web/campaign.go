@@ -78,7 +78,7 @@ func (s *Server) renderPrompt(w http.ResponseWriter, r *http.Request, status int
 	if !prompt.Show || !rs.Allowed {
 		// Nothing to ask (a passkey was added meanwhile, snoozed, or the
 		// policy changed): carry on.
-		http.Redirect(w, r, returnTo, http.StatusSeeOther)
+		s.redirectAfterForm(w, r, returnTo)
 		return
 	}
 	s.renderStatus(w, r, status, "prompt", map[string]any{
@@ -107,5 +107,5 @@ func (s *Server) promptSnooze(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+	s.redirectAfterForm(w, r, returnTo)
 }

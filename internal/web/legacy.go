@@ -57,7 +57,7 @@ func (s *Server) passwordOutcome(w http.ResponseWriter, r *http.Request, out sig
 		return
 	}
 	s.setSessionCookie(w, *out.Result)
-	http.Redirect(w, r, s.afterSignIn(r.Context(), signinResult{User: out.Result.User, Session: out.Result.Session}, returnTo), http.StatusSeeOther)
+	s.redirectAfterForm(w, r, s.afterSignIn(r.Context(), signinResult{User: out.Result.User, Session: out.Result.Session}, returnTo))
 }
 
 func (s *Server) totpSubmit(w http.ResponseWriter, r *http.Request) {

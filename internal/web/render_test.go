@@ -203,6 +203,7 @@ func pageCases() []struct {
 				`action="/my/totp/confirm"`, `autocomplete="one-time-code"`, `inputmode="numeric"`}},
 		{name: "my totp error", page: "my_totp", user: &plain, data: map[string]any{"Error": "That code is not right."},
 			want: []string{`id="totp-confirm-error"`, `id="totp-restart"`}, notWant: []string{`id="totp-secret"`}},
+		{name: "continue to the app", page: "continue", data: map[string]any{"To": "/oauth2/continue?id=abc"}},
 		{name: "admin apps", page: "admin_apps", user: &admin, data: map[string]any{
 			"Apps": []AppInfo{{ClientID: "grafana", RedirectURIs: []string{"https://grafana.example.com/cb"}, SigningAlg: "ES256", CreatedAt: testNow},
 				{ClientID: "spa", Public: true, RedirectURIs: []string{"https://spa.example.com/cb"}, SigningAlg: "ES256", CreatedAt: testNow}},

@@ -346,6 +346,20 @@ func wantsJSON(r *http.Request) bool {
 		strings.Contains(r.Header.Get("Accept"), "application/json")
 }
 
+// redirectAfterForm sends the browser on after a form sign-in. Where it
+// goes next can leave this site (the OpenID provider's continue URL
+// redirects to the app), and browsers apply the sign-in page's CSP
+// form-action to every redirect that follows a form submission, so such a
+// destination gets a page that navigates on its own instead: the app's
+// origin never has to be allowed as a form target.
+func (s *Server) redirectAfterForm(w http.ResponseWriter, r *http.Request, to string) {
+	if strings.HasPrefix(to, "/oauth2/") {
+		s.render(w, r, "continue", map[string]any{"Title": "Signed in", "To": to})
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
 // safeReturn keeps redirects on this site: only local absolute paths.
 func safeReturn(p string) string {
 	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {

@@ -121,7 +121,7 @@ func (s *Server) tapSubmit(w http.ResponseWriter, r *http.Request) {
 	if returnTo == "/my" {
 		returnTo = "/my?welcome=tap"
 	}
-	http.Redirect(w, r, s.afterSignIn(r.Context(), signinResult{User: res.User, Session: res.Session}, returnTo), http.StatusSeeOther)
+	s.redirectAfterForm(w, r, s.afterSignIn(r.Context(), signinResult{User: res.User, Session: res.Session}, returnTo))
 }
 
 func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
