@@ -182,6 +182,10 @@ func TestConditionalAccessSignIn(t *testing.T) {
 		if got.claims.Subject != s.bob.ID {
 			t.Errorf("signed in as %q", got.claims.Subject)
 		}
+		// The ID token says how: a password and an authenticator-app code.
+		if !slices.Equal(got.claims.AMR, []string{"pwd", "otp", "mfa"}) || got.claims.ACR != "mfa" {
+			t.Errorf("password + code: amr %v acr %q, want [pwd otp mfa] mfa", got.claims.AMR, got.claims.ACR)
+		}
 		ev := s.inst.authorizations(t, "intranet")[0]
 		r := resultOf(t, ev, passkeyOutside)
 		if ev.Result != store.ResultSuccess || ev.IP != "127.0.0.1" || ev.Method != "password+totp" ||

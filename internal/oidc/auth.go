@@ -4,18 +4,29 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sesame-idp/sesame/internal/methods"
 	"github.com/sesame-idp/sesame/internal/passkey"
 	"github.com/sesame-idp/sesame/internal/store"
 )
 
 // Authentication context classes ("acr"), weakest first. phr and phrh are
 // the OpenID Extended Authentication Profile values registered with IANA
-// (RFC 6711 registry); the temporary-access class is Sesame's own, an
-// absolute URI as OpenID Connect asks of values that are not registered.
+// (RFC 6711 registry); mfa and passwordless are the acr values of the
+// built-in authentication strengths (internal/methods), so an app that
+// asks for a strength by its acr value gets exactly that strength; the
+// password and temporary-access classes are Sesame's own, absolute URIs as
+// OpenID Connect asks of values that are not registered. Each class
+// satisfies every class before it: the built-in strengths form a chain.
 const (
+	// ACRPassword: a password alone (the legacy exception).
+	ACRPassword = "urn:sesame:acr:password"
 	// ACRTemporaryAccess: a temporary access pass or the first-admin setup
 	// link; a secret an admin handed over, not phishing-resistant.
 	ACRTemporaryAccess = "urn:sesame:acr:tap"
+	// ACRMFA: two factors, e.g. a password and an authenticator-app code.
+	ACRMFA = methods.ACRMFA
+	// ACRPasswordless: a passkey, of whatever kind.
+	ACRPasswordless = methods.ACRPasswordless
 	// ACRPhishingResistant: a synced passkey. Phishing-resistant, but the
 	// key can leave the device (it is backed up to a cloud account).
 	ACRPhishingResistant = "phr"
@@ -26,7 +37,7 @@ const (
 
 // ACRValues are the classes Sesame can assert, weakest first (advertised
 // in discovery as acr_values_supported).
-var ACRValues = []string{ACRTemporaryAccess, ACRPhishingResistant, ACRPhishingResistantHardware}
+var ACRValues = []string{ACRPassword, ACRTemporaryAccess, ACRMFA, ACRPasswordless, ACRPhishingResistant, ACRPhishingResistantHardware}
 
 // acrLevel orders the classes; 0 is an unknown value (or none).
 func acrLevel(acr string) int {
@@ -54,7 +65,8 @@ const (
 	AMRSoftwareKey = "swk"  // proof of possession of a software-secured key: a synced passkey
 	AMRUser        = "user" // user presence and, for a passkey here, verification (PIN or biometric)
 	AMRMultiFactor = "mfa"  // more than one factor: the key plus the user verification unlocking it
-	AMROneTime     = "otp"  // a one-time secret: a temporary access pass or setup link
+	AMROneTime     = "otp"  // a one-time secret: a temporary access pass, setup link or authenticator-app code
+	AMRPassword    = "pwd"  // a password
 )
 
 // Assurance is what a Sesame session proves about the person, in the
@@ -91,6 +103,12 @@ func AssuranceOf(sess store.Session, cred *store.Credential) Assurance {
 		}
 	case "tap", "setup":
 		a.AMR, a.ACR = []string{AMROneTime}, ACRTemporaryAccess
+	case string(methods.MethodPassword):
+		if slices.Contains(sess.Methods, string(methods.MethodTOTP)) {
+			a.AMR, a.ACR = []string{AMRPassword, AMROneTime, AMRMultiFactor}, ACRMFA
+		} else {
+			a.AMR, a.ACR = []string{AMRPassword}, ACRPassword
+		}
 	}
 	return a
 }

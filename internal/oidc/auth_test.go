@@ -28,6 +28,8 @@ func TestAssuranceOf(t *testing.T) {
 		{"passkey gone", []string{"passkey"}, nil, Assurance{Method: "passkey"}},
 		{"temporary access pass", []string{"tap"}, nil, Assurance{Method: "tap", AMR: []string{"otp"}, ACR: ACRTemporaryAccess}},
 		{"setup link", []string{"setup"}, nil, Assurance{Method: "setup", AMR: []string{"otp"}, ACR: ACRTemporaryAccess}},
+		{"password alone", []string{"password"}, nil, Assurance{Method: "password", AMR: []string{"pwd"}, ACR: ACRPassword}},
+		{"password and authenticator-app code", []string{"password", "totp"}, nil, Assurance{Method: "password", AMR: []string{"pwd", "otp", "mfa"}, ACR: "mfa"}},
 		{"unknown method claims nothing", []string{"magic"}, nil, Assurance{Method: "magic"}},
 		{"no method", nil, nil, Assurance{}},
 	}
@@ -48,11 +50,14 @@ func TestRequiredACRLevel(t *testing.T) {
 	}{
 		{nil, 0},
 		{[]string{"urn:example:unknown"}, 0},
-		{[]string{"phrh"}, 3},
-		{[]string{"phr"}, 2},
-		{[]string{"phrh", "phr"}, 2}, // either is acceptable: the weaker suffices
-		{[]string{"urn:example:unknown", "phrh"}, 3},
-		{[]string{ACRTemporaryAccess, "phrh"}, 1},
+		{[]string{"phrh"}, 6},
+		{[]string{"phr"}, 5},
+		{[]string{"phrh", "phr"}, 5}, // either is acceptable: the weaker suffices
+		{[]string{"urn:example:unknown", "phrh"}, 6},
+		{[]string{ACRTemporaryAccess, "phrh"}, 2},
+		{[]string{"mfa"}, 3},          // the MFA strength's acr value
+		{[]string{"passwordless"}, 4}, // the Passwordless MFA strength's acr value
+		{[]string{ACRPassword}, 1},
 	}
 	for _, tc := range tests {
 		if got := requiredACRLevel(tc.values); got != tc.want {
@@ -97,6 +102,8 @@ func TestDecide(t *testing.T) {
 		{"acr phrh not met after a fresh sign-in", demands{ACRValues: []string{"phrh"}}, fresh, false, refuse, errUnmetAuthenticationRequirements},
 		{"acr phrh not met, prompt=none", demands{ACRValues: []string{"phrh"}, PromptNone: true}, old, false, refuse, "login_required"},
 		{"acr phr not met by a pass", demands{ACRValues: []string{"phr"}}, oldTAP, false, signInAgain, ""},
+		{"acr mfa (the MFA strength) met by a passkey", demands{ACRValues: []string{"mfa"}}, old, false, proceed, ""},
+		{"acr passwordless not met by a pass", demands{ACRValues: []string{"passwordless"}}, oldTAP, false, signInAgain, ""},
 		{"unknown acr values are no requirement", demands{ACRValues: []string{"urn:x"}}, oldTAP, false, proceed, ""},
 
 		{"id_token_hint names another user", demands{HintUserID: "u2"}, old, false, signInAgain, ""},
