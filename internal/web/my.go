@@ -244,6 +244,10 @@ func (s *Server) registerBegin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.checkSecurityInfo(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	c, err := s.SignIn.BeginRegistration(r.Context(), currentSession(r))
 	if err != nil {
 		s.fail(w, r, err)

@@ -1,0 +1,125 @@
+package web
+
+import (
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/sesame-idp/sesame/internal/access"
+	"github.com/sesame-idp/sesame/internal/methods"
+	"github.com/sesame-idp/sesame/internal/passkey"
+	"github.com/sesame-idp/sesame/internal/problem"
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// Conditional Access for registering security info (the user action
+// policies such as "protect security-info registration": only from a
+// temporary access pass or an existing strong method). Registering a
+// passkey is where an attacker with a stolen password would plant their
+// own, so the policies are evaluated before the ceremony begins and the
+// outcome, report-only results included, goes to the sign-in log.
+
+var (
+	errSecurityInfoBlocked = problem.New(http.StatusForbidden, "access_blocked",
+		"Your organisation's sign-in rules do not allow adding a passkey from here.")
+	errSecurityInfoStepUp = problem.New(http.StatusForbidden, "access_step_up",
+		"To add a passkey, sign in again with a temporary access pass or one of your passkeys first.")
+	errSecurityInfoUnavailable = problem.New(http.StatusServiceUnavailable, "access_unavailable",
+		"Sesame cannot check the sign-in rules right now, so it cannot add a passkey. Please try again in a moment.")
+)
+
+// checkSecurityInfo evaluates the policies for the signed-in user adding
+// security info now; nil means go ahead.
+func (s *Server) checkSecurityInfo(r *http.Request) error {
+	if s.Access == nil {
+		return nil
+	}
+	ctx := r.Context()
+	u, sess := currentUser(r), currentSession(r)
+	groups, err := s.Store.ListUserGroups(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	ip, _ := netip.ParseAddr(clientIP(r))
+	c := access.Context{
+		Username: u.Username, Admin: u.Admin, Action: access.ActionRegisterSecurityInfo, IP: ip.Unmap(),
+		Client: access.ClientBrowser, Now: s.Now(), AuthTime: sess.AuthTime,
+	}
+	for _, g := range groups {
+		c.Groups = append(c.Groups, g.Name)
+	}
+	if ck, err := r.Cookie(access.DeviceCookieName); err == nil && len(s.DeviceKey) > 0 {
+		c.Device = s.deviceSigner().Decode(ck.Value, u.ID)
+	}
+	used := make([]methods.Method, len(sess.Methods))
+	for i, m := range sess.Methods {
+		used[i] = methods.Method(m)
+	}
+	var pk *passkey.Facts
+	if sess.CredentialID != "" {
+		if cred, err := s.Store.GetCredential(ctx, sess.CredentialID); err == nil {
+			f := passkey.FactsOf(cred)
+			pk = &f
+		}
+	}
+	var custom []methods.Strength
+	if s.Strengths != nil {
+		doc, err := s.Strengths.Load(ctx)
+		if err != nil {
+			return errSecurityInfoUnavailable.Wrap(err)
+		}
+		custom = doc.Strengths
+	}
+	c.Satisfies = func(id string) bool {
+		// A temporary access pass is what onboarding and recovery use to
+		// add the first passkey: it satisfies the registration action.
+		if slices.Contains(sess.Methods, string(methods.MethodTAP)) || slices.Contains(sess.Methods, "setup") {
+			return true
+		}
+		st, ok := methods.StrengthByID(id, custom)
+		return ok && methods.Satisfies(st, used, pk)
+	}
+	if s.Access.Countries != nil {
+		c.Country = s.Access.Countries.Country(c.IP)
+	}
+	d, err := s.Access.Evaluate(ctx, c)
+	ev := store.SignInEvent{
+		Time: s.Now(), UserID: u.ID, Username: u.Username, IP: clientIP(r), UserAgent: truncateUA(r.UserAgent()),
+		Method: strings.Join(sess.Methods, "+"), Result: store.ResultSuccess, Client: string(access.ClientBrowser),
+		Action: access.ActionRegisterSecurityInfo, Country: c.Country, TrustedDevice: c.Device.Trusted, BoundPasskeyDevice: c.Device.BoundPasskey,
+		Detail: "register security info: Conditional Access allows",
+	}
+	var refusal error
+	switch {
+	case err != nil:
+		refusal = errSecurityInfoUnavailable.Wrap(err)
+		ev.Result, ev.Reason, ev.Detail = store.ResultFailure, "access_unavailable", "Conditional Access could not be evaluated: "+err.Error()
+	case d.Access == access.AccessBlock:
+		refusal = errSecurityInfoBlocked.WithDetail("policy %q", d.BlockedBy)
+		ev.Result, ev.Reason, ev.Detail = store.ResultFailure, "access_blocked", "register security info blocked by policy \u201c"+d.BlockedBy+"\u201d"
+	case d.Access == access.AccessStepUp:
+		refusal = errSecurityInfoStepUp.WithDetail("policies %v", d.Policies(access.StateOn, access.OutcomeStepUp))
+		ev.Result, ev.Reason, ev.Detail = store.ResultFailure, "access_step_up", "register security info needs a stronger sign-in"
+	}
+	if err == nil {
+		ev.Access = access.MarshalResults(d.Results)
+	}
+	// Only evaluations some policy had a say in are worth a record.
+	if refusal != nil || hadASay(d) {
+		if _, werr := s.Store.AppendSignIn(ctx, ev); werr != nil {
+			s.Log.ErrorContext(ctx, "sign-in log write failed", "err", werr)
+		}
+	}
+	return refusal
+}
+
+// hadASay reports whether any policy (on or report-only) applied.
+func hadASay(d access.Decision) bool {
+	for _, r := range d.Results {
+		if r.Outcome != access.OutcomeNotApplied && r.State != access.StateOff {
+			return true
+		}
+	}
+	return false
+}
