@@ -32,6 +32,7 @@ Sesame), the client ID and, for a confidential app, the client secret.`,
 
 	var redirects, postLogout []string
 	var public, rs256 bool
+	var strength string
 	add := &cobra.Command{
 		Use:   "add NAME --redirect-uri URI [--redirect-uri URI ...]",
 		Short: "Register an app; its client secret is printed once, on the last line",
@@ -55,7 +56,7 @@ secret and must use PKCE.`,
 				alg = oidc.RS256
 			}
 			added, secret, err := p.AddApp(cmd.Context(), audit.CLI, oidc.NewApp{Name: args[0], RedirectURIs: redirects,
-				PostLogoutRedirectURIs: postLogout, Public: public, SigningAlg: alg})
+				PostLogoutRedirectURIs: postLogout, Public: public, SigningAlg: alg, RequiredStrength: strength})
 			if err != nil {
 				return err
 			}
@@ -76,6 +77,7 @@ secret and must use PKCE.`,
 	add.Flags().StringArrayVar(&postLogout, "post-logout-redirect-uri", nil, "where Sesame may send the browser after the app signs the user out (repeatable)")
 	add.Flags().BoolVar(&public, "public", false, "a single-page or native app that cannot keep a secret (PKCE required, no secret)")
 	add.Flags().BoolVar(&rs256, "rs256", false, "sign this app's tokens with RS256 instead of ES256 (for apps that cannot verify ES256)")
+	add.Flags().StringVar(&strength, "strength", "", "authentication strength every sign-in to the app must meet: mfa, passwordless-mfa, phishing-resistant-mfa or phishing-resistant-mfa-device-bound")
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -117,6 +119,7 @@ secret and must use PKCE.`,
 			fmt.Fprintf(tw, "Client ID:\t%s\n", ap.ClientID)
 			fmt.Fprintf(tw, "Type:\t%s\n", appKind(ap))
 			fmt.Fprintf(tw, "Signing:\t%s\n", ap.SigningAlg)
+			fmt.Fprintf(tw, "Required strength (acr):\t%s\n", dash(ap.RequiredACR))
 			for _, u := range ap.RedirectURIs {
 				fmt.Fprintf(tw, "Redirect URI:\t%s\n", u)
 			}
@@ -132,6 +135,28 @@ secret and must use PKCE.`,
 			fmt.Fprintf(tw, "JWKS:\t%s\n", ep.JWKS)
 			fmt.Fprintf(tw, "End session endpoint:\t%s\n", ep.EndSession)
 			return tw.Flush()
+		}),
+	}
+
+	setStrength := &cobra.Command{
+		Use:   "set-strength NAME STRENGTH",
+		Short: "Require an authentication strength of every sign-in to the app (mfa, passwordless-mfa, phishing-resistant-mfa, phishing-resistant-mfa-device-bound, or none)",
+		Args:  exactArgs(2, "a NAME and a STRENGTH"),
+		RunE: e.run(func(cmd *cobra.Command, a *app.App, args []string) error {
+			p, err := provider(a)
+			if err != nil {
+				return err
+			}
+			ap, err := p.SetRequiredStrength(cmd.Context(), audit.CLI, args[0], args[1])
+			if err != nil {
+				return err
+			}
+			if ap.RequiredACR == "" {
+				fmt.Fprintf(e.stdout, "%s requires no particular strength.\n", ap.ClientID)
+			} else {
+				fmt.Fprintf(e.stdout, "Every sign-in to %s must now meet acr %s; weaker sessions sign in again.\n", ap.ClientID, ap.RequiredACR)
+			}
+			return nil
 		}),
 	}
 
@@ -169,7 +194,7 @@ secret and must use PKCE.`,
 			return nil
 		}),
 	}
-	c.AddCommand(add, list, show, del, rotate)
+	c.AddCommand(add, list, show, setStrength, del, rotate)
 	return c
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"database/sql"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -35,6 +36,18 @@ func TestAppCommands(t *testing.T) {
 	mustFail(t, run("app", "add", "x"), 1, "at least one redirect URI")
 	mustFail(t, run("app", "add", "x", "--redirect-uri", "http://x.example.com/cb"), 1, "redirect URI must be")
 	mustFail(t, run("app", "add"), 2, "needs a NAME")
+	mustFail(t, run("app", "add", "vault", "--redirect-uri", "https://vault.example.com/cb", "--strength", "strongest"), 1, "required strength must be")
+	mustOK(t, run("app", "add", "vault", "--redirect-uri", "https://vault.example.com/cb", "--strength", "phishing-resistant-mfa-device-bound"))
+	if r := mustOK(t, run("app", "show", "vault")); !strings.Contains(r.stdout, "phrh") {
+		t.Errorf("app show lacks the required strength:\n%s", r.stdout)
+	}
+	mustOK(t, run("app", "set-strength", "vault", "mfa"))
+	if r := mustOK(t, run("app", "show", "vault")); !regexp.MustCompile(`Required strength \(acr\):\s+mfa`).MatchString(r.stdout) {
+		t.Errorf("set-strength did not change it:\n%s", r.stdout)
+	}
+	mustFail(t, run("app", "set-strength", "vault", "bogus"), 1, "required strength must be")
+	mustFail(t, run("app", "set-strength", "nope", "mfa"), 1, "")
+	mustOK(t, run("app", "set-strength", "vault", "none"))
 
 	r = mustOK(t, run("app", "list"), "app list")
 	for _, want := range []string{"grafana", "confidential", "spa", "public", "legacy", "RS256", "https://grafana.example.com/login/generic_oauth"} {
@@ -85,7 +98,7 @@ func TestAppCommands(t *testing.T) {
 	if err := db.QueryRow(`SELECT count(*) FROM audit_events WHERE action LIKE 'app.%'`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != 5 { // three adds, one rotation, one delete
-		t.Errorf("%d app actions in the audit log, want 5", n)
+	if n != 8 { // four adds, two strength changes, one rotation, one delete
+		t.Errorf("%d app actions in the audit log, want 8", n)
 	}
 }

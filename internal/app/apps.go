@@ -14,7 +14,7 @@ type appRegistry struct{ p *oidc.Provider }
 
 func appInfo(a oidc.App) web.AppInfo {
 	return web.AppInfo{ClientID: a.ClientID, Public: a.Public, RedirectURIs: a.RedirectURIs,
-		PostLogoutRedirectURIs: a.PostLogoutRedirectURIs, SigningAlg: a.SigningAlg, CreatedAt: a.CreatedAt}
+		PostLogoutRedirectURIs: a.PostLogoutRedirectURIs, SigningAlg: a.SigningAlg, RequiredACR: a.RequiredACR, CreatedAt: a.CreatedAt}
 }
 
 func (r appRegistry) ListApps(ctx context.Context) ([]web.AppInfo, error) {
@@ -35,7 +35,7 @@ func (r appRegistry) AddApp(ctx context.Context, actor audit.Actor, in web.NewAp
 		alg = oidc.RS256
 	}
 	a, secret, err := r.p.AddApp(ctx, actor, oidc.NewApp{Name: in.Name, RedirectURIs: in.RedirectURIs,
-		PostLogoutRedirectURIs: in.PostLogoutRedirectURIs, Public: in.Public, SigningAlg: alg})
+		PostLogoutRedirectURIs: in.PostLogoutRedirectURIs, Public: in.Public, SigningAlg: alg, RequiredStrength: in.Strength})
 	return appInfo(a), secret, err
 }
 

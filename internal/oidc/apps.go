@@ -17,6 +17,7 @@ import (
 
 	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/config"
+	"github.com/sesame-idp/sesame/internal/methods"
 	"github.com/sesame-idp/sesame/internal/oidc/oidcstore"
 	"github.com/sesame-idp/sesame/internal/problem"
 	"github.com/sesame-idp/sesame/internal/store"
@@ -33,7 +34,52 @@ var (
 	ErrNoRedirectURI = problem.New(http.StatusBadRequest, "no_redirect_uri", "An app needs at least one redirect URI.")
 	ErrSigningAlg    = problem.New(http.StatusBadRequest, "bad_signing_alg", "The signing algorithm must be ES256 or RS256.")
 	ErrPublicSecret  = problem.New(http.StatusBadRequest, "public_app_secret", "A public app has no secret to rotate.")
+	ErrAppStrength   = problem.New(http.StatusBadRequest, "bad_app_strength",
+		"The required strength must be one of mfa, passwordless-mfa, phishing-resistant-mfa, phishing-resistant-mfa-device-bound (or none).")
 )
+
+// RequiredACRFor turns a built-in authentication strength's ID (or its acr
+// value) into the acr value an app requires; "" and "none" mean no
+// requirement. Only the built-in strengths can be an app's floor: they form
+// the chain the provider's acr ladder orders.
+func RequiredACRFor(strength string) (string, error) {
+	strength = strings.TrimSpace(strength)
+	if strength == "" || strength == "none" {
+		return "", nil
+	}
+	for _, st := range methods.BuiltInStrengths() {
+		if acr := methods.ACR(st); st.ID == strength || acr == strength {
+			if acrLevel(acr) == 0 {
+				break
+			}
+			return acr, nil
+		}
+	}
+	return "", ErrAppStrength.WithDetail("strength %q", strength)
+}
+
+// SetRequiredStrength changes the strength every sign-in to the app must
+// meet; it applies from the app's next authorization request.
+func (p *Provider) SetRequiredStrength(ctx context.Context, actor audit.Actor, clientID, strength string) (App, error) {
+	acr, err := RequiredACRFor(strength)
+	if err != nil {
+		return App{}, err
+	}
+	c, err := p.oidcStore.GetClient(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return App{}, ErrUnknownApp.WithDetail("app %q", clientID)
+	} else if err != nil {
+		return App{}, err
+	}
+	before := c.RequiredACR
+	c.RequiredACR, c.UpdatedAt = acr, p.now()
+	if err := p.oidcStore.UpdateClient(ctx, c); err != nil {
+		return App{}, err
+	}
+	p.clients.forget(clientID)
+	audit.Log(ctx, p.store, c.UpdatedAt, actor, "app.set_strength", clientID, map[string]string{"before": before, "after": acr})
+	return appFrom(c), nil
+}
 
 // App is a registered app as the CLI, API and console show it.
 type App struct {
@@ -42,6 +88,7 @@ type App struct {
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
 	SigningAlg             string
+	RequiredACR            string // the acr value of the strength every sign-in must meet; "" for none
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
 }
@@ -58,6 +105,9 @@ type NewApp struct {
 	// is what ties their codes to them.
 	Public     bool
 	SigningAlg string // "" means ES256
+	// RequiredStrength is a built-in strength ID (or its acr value) every
+	// sign-in to the app must meet; "" for none.
+	RequiredStrength string
 }
 
 var appNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
@@ -109,7 +159,7 @@ func validateURIs(uris []string) ([]string, error) {
 
 func appFrom(c oidcstore.Client) App {
 	return App{ClientID: c.ID, Public: c.Public, RedirectURIs: c.RedirectURIs,
-		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, SigningAlg: c.SigningAlg,
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, SigningAlg: c.SigningAlg, RequiredACR: c.RequiredACR,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 }
 
@@ -163,9 +213,13 @@ func (p *Provider) AddApp(ctx context.Context, actor audit.Actor, in NewApp) (Ap
 	if alg != ES256 && alg != RS256 {
 		return App{}, "", ErrSigningAlg.WithDetail("algorithm %q", alg)
 	}
+	required, err := RequiredACRFor(in.RequiredStrength)
+	if err != nil {
+		return App{}, "", err
+	}
 	now := p.now()
 	c := oidcstore.Client{ID: name, Public: in.Public, RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout,
-		SigningAlg: alg, CreatedAt: now, UpdatedAt: now}
+		SigningAlg: alg, RequiredACR: required, CreatedAt: now, UpdatedAt: now}
 	var secret string
 	if !in.Public {
 		secret, c.SecretHash = newClientSecret()
@@ -182,7 +236,8 @@ func (p *Provider) AddApp(ctx context.Context, actor audit.Actor, in NewApp) (Ap
 	}
 	p.clients.forget(name)
 	audit.Log(ctx, p.store, now, actor, "app.create", name, map[string]any{
-		"public": c.Public, "redirect_uris": redirects, "post_logout_redirect_uris": postLogout, "signing_alg": alg})
+		"public": c.Public, "redirect_uris": redirects, "post_logout_redirect_uris": postLogout, "signing_alg": alg,
+		"required_acr": required})
 	return appFrom(c), secret, nil
 }
 

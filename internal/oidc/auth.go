@@ -120,6 +120,7 @@ type demands struct {
 	PromptConsent bool
 	MaxAge        *uint    // seconds; nil when not given
 	ACRValues     []string // requested classes
+	MinACR        string   // the class the app itself requires of every sign-in ("" for none)
 	HintUserID    string   // sub of a valid id_token_hint
 	CreatedAt     time.Time
 }
@@ -181,12 +182,14 @@ func decide(d demands, s *signedIn, consented bool, now time.Time) decision {
 		}
 		again = "signed in as another user than id_token_hint names"
 	}
-	if need := requiredACRLevel(d.ACRValues); again == "" && need > acrLevel(s.ACR) {
+	// The app's own floor and the request's acr_values must both be met.
+	need := max(requiredACRLevel(d.ACRValues), acrLevel(d.MinACR))
+	if again == "" && need > acrLevel(s.ACR) {
 		if fresh {
 			return decision{Verdict: refuse, Error: errUnmetAuthenticationRequirements,
-				Description: "The sign-in did not meet the requested authentication context class (acr_values)."}
+				Description: "The sign-in did not meet the authentication context class the app requires (acr_values or the app's required strength)."}
 		}
-		again = "the session does not meet acr_values"
+		again = "the session does not meet acr_values or the app's required strength"
 	}
 	if again != "" {
 		if d.PromptNone {

@@ -99,6 +99,11 @@ func TestDecide(t *testing.T) {
 		{"acr phr met by phr", demands{ACRValues: []string{"phr"}}, old, false, proceed, ""},
 		{"acr phr met by phrh", demands{ACRValues: []string{"phr"}}, oldHW, false, proceed, ""},
 		{"acr phrh not met: sign in again", demands{ACRValues: []string{"phrh"}}, old, false, signInAgain, ""},
+		{"app requires phrh, synced passkey: sign in again", demands{MinACR: "phrh"}, old, false, signInAgain, ""},
+		{"app requires phrh, still not met after a fresh sign-in", demands{MinACR: "phrh"}, fresh, false, refuse, errUnmetAuthenticationRequirements},
+		{"app requires phr, device-bound passkey meets it", demands{MinACR: "phr"}, oldHW, false, proceed, ""},
+		{"app floor and acr_values both apply", demands{MinACR: "phrh", ACRValues: []string{"mfa"}}, old, false, signInAgain, ""},
+		{"app requires mfa, a pass does not meet it", demands{MinACR: "mfa"}, oldTAP, false, signInAgain, ""},
 		{"acr phrh not met after a fresh sign-in", demands{ACRValues: []string{"phrh"}}, fresh, false, refuse, errUnmetAuthenticationRequirements},
 		{"acr phrh not met, prompt=none", demands{ACRValues: []string{"phrh"}, PromptNone: true}, old, false, refuse, "login_required"},
 		{"acr phr not met by a pass", demands{ACRValues: []string{"phr"}}, oldTAP, false, signInAgain, ""},
@@ -125,5 +130,23 @@ func TestDecide(t *testing.T) {
 				t.Errorf("a %d verdict without a description", got.Verdict)
 			}
 		})
+	}
+}
+
+func TestRequiredACRFor(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{"", "", ""},
+		{"none", "", ""},
+		{"mfa", "mfa", ""},
+		{"passwordless-mfa", "passwordless", ""},
+		{"phishing-resistant-mfa", "phr", ""},
+		{"phishing-resistant-mfa-device-bound", "phrh", ""},
+		{"phrh", "phrh", ""},
+		{"strongest", "", "bad_app_strength"},
+	} {
+		got, err := RequiredACRFor(tc.in)
+		if got != tc.want || (err == nil) != (tc.err == "") {
+			t.Errorf("RequiredACRFor(%q) = %q, %v; want %q, %s", tc.in, got, err, tc.want, tc.err)
+		}
 	}
 }

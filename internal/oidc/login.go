@@ -117,7 +117,9 @@ func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar *authReque
 		as = AssuranceOf(sess, cred)
 		si = &signedIn{UserID: u.ID, AuthTime: sess.AuthTime, ACR: as.ACR}
 	}
-	d := decide(ar.demands(), si, consented, p.now())
+	dem := ar.demands()
+	dem.MinACR = c.rec.RequiredACR
+	d := decide(dem, si, consented, p.now())
 	switch d.Verdict {
 	case signInAgain:
 		q := url.Values{"return_to": {pathContinue + "?id=" + url.QueryEscape(ar.rec.ID)}}

@@ -21,6 +21,7 @@ type AppInfo struct {
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
 	SigningAlg             string
+	RequiredACR            string // acr of the strength every sign-in must meet; "" for none
 	CreatedAt              time.Time
 }
 
@@ -31,6 +32,7 @@ type NewAppForm struct {
 	PostLogoutRedirectURIs []string
 	Public                 bool
 	RS256                  bool
+	Strength               string // a built-in strength ID, "" for none
 }
 
 // AppRegistry registers and lists apps; every change is audited by it.
@@ -97,6 +99,7 @@ func (s *Server) adminAddApp(w http.ResponseWriter, r *http.Request) {
 		Name: strings.TrimSpace(f.Get("name")), RedirectURIs: lines(f.Get("redirect_uris")),
 		PostLogoutRedirectURIs: lines(f.Get("post_logout_redirect_uris")),
 		Public:                 f.Get("public") == "yes", RS256: f.Get("rs256") == "yes",
+		Strength:               strings.TrimSpace(f.Get("strength")),
 	}
 	app, secret, err := s.Apps.AddApp(r.Context(), adminActor(r), in)
 	if err != nil {

@@ -29,8 +29,12 @@ type Client struct {
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
 	SigningAlg             string // "ES256" or "RS256": how this app's ID tokens are signed
-	CreatedAt              time.Time
-	UpdatedAt              time.Time
+	// RequiredACR is the authentication context class every sign-in to
+	// this app must meet (the acr value of an authentication strength,
+	// e.g. "phrh"); "" for none beyond what the app asks for.
+	RequiredACR string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Authentication is how the user signed in for an authorization request.

@@ -42,12 +42,12 @@ func oidcMissingOrConflict(ctx context.Context, q interface {
 // --- clients ---
 
 const oidcClientColumns = `id, secret_hash, public, redirect_uris, post_logout_redirect_uris,
-	signing_alg, created_at, updated_at`
+	signing_alg, created_at, updated_at, required_acr`
 
 func scanOIDCClient(row pgx.Row) (oidcstore.Client, error) {
 	var c oidcstore.Client
 	var created, updated time.Time
-	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.SigningAlg, &created, &updated)
+	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.SigningAlg, &created, &updated, &c.RequiredACR)
 	if err != nil {
 		return oidcstore.Client{}, mapErr(err)
 	}
@@ -61,9 +61,9 @@ func scanOIDCClient(row pgx.Row) (oidcstore.Client, error) {
 
 func (s *Store) CreateClient(ctx context.Context, c oidcstore.Client) error {
 	_, err := s.exec(ctx, `
-		INSERT INTO oidc_clients (`+oidcClientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		INSERT INTO oidc_clients (`+oidcClientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		c.ID, blob(c.SecretHash), c.Public, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs),
-		c.SigningAlg, ts(c.CreatedAt), ts(c.UpdatedAt))
+		c.SigningAlg, ts(c.CreatedAt), ts(c.UpdatedAt), c.RequiredACR)
 	return mapErr(err)
 }
 
@@ -79,10 +79,10 @@ func (s *Store) ListClients(ctx context.Context) ([]oidcstore.Client, error) {
 func (s *Store) UpdateClient(ctx context.Context, c oidcstore.Client) error {
 	return mustAffect(s.exec(ctx, `
 		UPDATE oidc_clients SET secret_hash = $1, public = $2, redirect_uris = $3,
-			post_logout_redirect_uris = $4, signing_alg = $5, updated_at = $6
-		WHERE id = $7`,
+			post_logout_redirect_uris = $4, signing_alg = $5, updated_at = $6, required_acr = $7
+		WHERE id = $8`,
 		blob(c.SecretHash), c.Public, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs),
-		c.SigningAlg, ts(c.UpdatedAt), c.ID))
+		c.SigningAlg, ts(c.UpdatedAt), c.RequiredACR, c.ID))
 }
 
 // DeleteClient relies on the cascades for the client's requests, grants

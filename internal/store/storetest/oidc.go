@@ -61,7 +61,7 @@ func newOIDCClient(id string) oidcstore.Client {
 		ID: id, SecretHash: []byte("0123456789abcdef0123456789abcdef"),
 		RedirectURIs:           []string{"https://" + id + ".example.com/callback", "https://" + id + ".example.com/other"},
 		PostLogoutRedirectURIs: []string{"https://" + id + ".example.com/"},
-		SigningAlg:             "ES256", CreatedAt: at(0), UpdatedAt: at(time.Second),
+		SigningAlg:             "ES256", RequiredACR: "phrh", CreatedAt: at(0), UpdatedAt: at(time.Second),
 	}
 }
 
@@ -132,7 +132,7 @@ var oidcClientTests = []oidcTest{
 		ctx := context.Background()
 		b := mustOIDCClient(t, s, "beta")
 		a := newOIDCClient("alpha")
-		a.Public, a.SecretHash, a.PostLogoutRedirectURIs, a.SigningAlg = true, nil, nil, "RS256"
+		a.Public, a.SecretHash, a.PostLogoutRedirectURIs, a.SigningAlg, a.RequiredACR = true, nil, nil, "RS256", ""
 		ok(t, "CreateClient", s.CreateClient(ctx, a))
 		got, err := s.GetClient(ctx, "alpha")
 		ok(t, "GetClient", err)
@@ -156,7 +156,7 @@ var oidcClientTests = []oidcTest{
 		c.SecretHash = []byte("another hash, 32 bytes long.....")
 		c.RedirectURIs = []string{"http://localhost:9000/cb"}
 		c.PostLogoutRedirectURIs = nil
-		c.SigningAlg = "RS256"
+		c.SigningAlg, c.RequiredACR = "RS256", "mfa"
 		c.UpdatedAt = at(time.Hour)
 		ok(t, "UpdateClient", s.UpdateClient(ctx, c))
 		got, err := s.GetClient(ctx, "app")
