@@ -99,7 +99,7 @@ func (s *Server) adminAddApp(w http.ResponseWriter, r *http.Request) {
 		Name: strings.TrimSpace(f.Get("name")), RedirectURIs: lines(f.Get("redirect_uris")),
 		PostLogoutRedirectURIs: lines(f.Get("post_logout_redirect_uris")),
 		Public:                 f.Get("public") == "yes", RS256: f.Get("rs256") == "yes",
-		Strength:               strings.TrimSpace(f.Get("strength")),
+		Strength: strings.TrimSpace(f.Get("strength")),
 	}
 	app, secret, err := s.Apps.AddApp(r.Context(), adminActor(r), in)
 	if err != nil {
