@@ -475,3 +475,20 @@ func TestSeed(t *testing.T) {
 	}
 	mustFail(t, sesame(t, dir, nil, "seed", "--users", "0"), 2, "--users must be")
 }
+
+// TestGroupNamedByPolicy: a group a policy names cannot be deleted (a
+// break-glass exclusion would silently vanish).
+func TestGroupNamedByPolicy(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) result { return sesame(t, dir, nil, args...) }
+	mustOK(t, run("user", "add", "root", "--admin"))
+	mustOK(t, run("group", "add", "break-glass"))
+	mustOK(t, run("group", "add-member", "break-glass", "root"))
+	mustOK(t, run("policy", "template", "admins-phishing-resistant", "--exclude-group", "break-glass"))
+	mustFail(t, run("group", "delete", "break-glass"), 1, "Conditional Access policy")
+	if r := mustOK(t, run("group", "list")); !strings.Contains(r.stdout, "break-glass") {
+		t.Fatalf("the refused delete removed the group:\n%s", r.stdout)
+	}
+	mustOK(t, run("group", "add", "unused"))
+	mustOK(t, run("group", "delete", "unused"))
+}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 
 	"github.com/sesame-idp/sesame/internal/access"
 	"github.com/sesame-idp/sesame/internal/methods"
@@ -86,4 +87,29 @@ const deviceKeyPurpose = "sesame/device/v1"
 // DeviceSigner signs and reads the device cookie.
 func (a *App) DeviceSigner() access.DeviceSigner {
 	return access.DeviceSigner{Key: a.DeriveKey(deviceKeyPurpose)}
+}
+
+// groupUsers names the policies that include or exclude a group: the
+// methods policy (and its passkey profiles) and Conditional Access policies.
+func (a *App) groupUsers(ctx context.Context, group string) ([]string, error) {
+	var out []string
+	mp, err := a.Policies.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(mp.ReferencedGroups(), group) {
+		out = append(out, "the sign-in methods policy")
+	}
+	if a.Access != nil {
+		doc, err := a.Access.Document(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range doc.Policies {
+			if slices.Contains(p.Users.IncludeGroups, group) || slices.Contains(p.Users.ExcludeGroups, group) {
+				out = append(out, "Conditional Access policy \u201c"+p.Name+"\u201d")
+			}
+		}
+	}
+	return out, nil
 }

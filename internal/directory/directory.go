@@ -5,6 +5,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/mail"
 	"strings"
@@ -20,6 +21,11 @@ import (
 type Service struct {
 	Store store.Store
 	Now   func() time.Time
+	// GroupUsers, when set, names what refers to a group (policies that
+	// include or exclude it). A group still named cannot be deleted:
+	// deleting a break-glass exclusion group would silently put those
+	// accounts under the policy that excluded them.
+	GroupUsers func(ctx context.Context, group string) ([]string, error)
 }
 
 var (
@@ -27,6 +33,7 @@ var (
 	ErrUnknownGroup = problem.New(http.StatusNotFound, "unknown_group", "There is no group with that name.")
 	ErrUserExists   = problem.New(http.StatusConflict, "user_exists", "A user with that username or email already exists.")
 	ErrGroupExists  = problem.New(http.StatusConflict, "group_exists", "A group with that name already exists.")
+	ErrGroupInUse   = problem.New(http.StatusConflict, "group_in_use", "This group is named by a policy; remove it from the policy first.")
 	ErrLastAdmin    = problem.New(http.StatusConflict, "last_admin", "This is the last enabled admin; make another user an admin first, or nobody can manage Sesame.")
 )
 
@@ -253,6 +260,17 @@ func (d *Service) DeleteGroup(ctx context.Context, actor audit.Actor, name strin
 	g, err := d.Group(ctx, name)
 	if err != nil {
 		return err
+	}
+	if d.GroupUsers != nil {
+		users, err := d.GroupUsers(ctx, g.Name)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			e := *ErrGroupInUse
+			e.Message = fmt.Sprintf("Group %q is named by %s; remove it from there first.", g.Name, strings.Join(users, ", "))
+			return &e
+		}
 	}
 	if err := d.Store.DeleteGroup(ctx, g.ID); err != nil {
 		return err
