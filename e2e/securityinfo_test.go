@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -57,5 +58,32 @@ func TestProtectSecurityInfoRegistration(t *testing.T) {
 	results, err := access.UnmarshalResults(ev.Access)
 	if err != nil || ev.Result != store.ResultSuccess || len(results) != 1 || results[0].State != access.StateReportOnly || results[0].Outcome != access.OutcomeStepUp {
 		t.Errorf("report-only record %+v, results %+v (%v)", ev, results, err)
+	}
+}
+
+// TestDeviceMarkAtSignIn: signing in to Sesame with a device-bound passkey
+// marks the browser (signed device cookie); a synced passkey does not.
+func TestDeviceMarkAtSignIn(t *testing.T) {
+	inst := startSesame(t, sesameOptions{})
+	hasDeviceCookie := func(c *client) bool {
+		u, _ := url.Parse(inst.URL)
+		for _, ck := range c.http.Jar.Cookies(u) {
+			if ck.Name == access.DeviceCookieName && ck.Value != "" {
+				return true
+			}
+		}
+		return false
+	}
+	_, bpk := inst.onboard(t, "dave", softOptions{})
+	fresh := inst.newClient(t)
+	fresh.signInWithPasskey(t, bpk, "")
+	if !hasDeviceCookie(fresh) {
+		t.Error("no device mark after a device-bound passkey sign-in")
+	}
+	_, spk := inst.onboard(t, "erin", softOptions{Synced: true})
+	other := inst.newClient(t)
+	other.signInWithPasskey(t, spk, "")
+	if hasDeviceCookie(other) {
+		t.Error("a synced passkey marked the device")
 	}
 }

@@ -123,3 +123,24 @@ func hadASay(d access.Decision) bool {
 	}
 	return false
 }
+
+// markBoundPasskeyDevice remembers, in the signed device cookie, that this
+// browser's device holds a device-bound passkey of the user: the passkey
+// was just used here. Conditional Access can treat such a device as
+// known. A synced passkey proves nothing about the device.
+func (s *Server) markBoundPasskeyDevice(w http.ResponseWriter, r *http.Request, u store.User, credID string) {
+	if len(s.DeviceKey) == 0 || credID == "" {
+		return
+	}
+	cred, err := s.Store.GetCredential(r.Context(), credID)
+	if err != nil || passkey.Classify(cred.BackupEligible, cred.BackupState) != passkey.KindDeviceBound {
+		return
+	}
+	d := s.currentDevice(r, u)
+	if d.BoundPasskey {
+		return
+	}
+	d.BoundPasskey = true
+	http.SetCookie(w, &http.Cookie{Name: access.DeviceCookieName, Value: s.deviceSigner().Encode(u.ID, d, s.Now()), Path: "/",
+		HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode, MaxAge: int(access.DeviceCookieMaxAge.Seconds())})
+}
