@@ -64,6 +64,15 @@ func LogHandler(h slog.Handler) slog.Handler { return logHandler{h} }
 type logHandler struct{ slog.Handler }
 
 func (h logHandler) Handle(ctx context.Context, r slog.Record) error {
+	// zitadel/oidc announces each of its routes at Info through the default
+	// logger at start-up; that is debugging detail, not news for the
+	// operator.
+	if r.Level == slog.LevelInfo && r.Message == "registered route" {
+		if !h.Handler.Enabled(ctx, slog.LevelDebug) {
+			return nil
+		}
+		r.Level = slog.LevelDebug
+	}
 	if id := RequestIDFrom(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
 	}

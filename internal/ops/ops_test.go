@@ -93,3 +93,13 @@ func TestReady(t *testing.T) {
 		}
 	}
 }
+
+func TestLogHandlerQuietsRouteAnnouncements(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(LogHandler(slog.NewTextHandler(&buf, nil)))
+	log.Info("registered route", "endpoint", "/oauth2/token")
+	log.Info("sesame is serving")
+	if strings.Contains(buf.String(), "registered route") || !strings.Contains(buf.String(), "sesame is serving") {
+		t.Fatalf("log:\n%s", buf.String())
+	}
+}
