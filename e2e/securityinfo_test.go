@@ -3,10 +3,13 @@ package e2e
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sesame-idp/sesame/internal/access"
+	"github.com/sesame-idp/sesame/internal/methods"
+	"github.com/sesame-idp/sesame/internal/methods/scope"
 	"github.com/sesame-idp/sesame/internal/store"
 )
 
@@ -86,4 +89,30 @@ func TestDeviceMarkAtSignIn(t *testing.T) {
 	if hasDeviceCookie(other) {
 		t.Error("a synced passkey marked the device")
 	}
+}
+
+// TestCampaignGateOnAppSignIn: a user the campaign requires to add a
+// passkey meets the prompt on the way to an app too, not only after the
+// sign-in page, and reaches the app once a passkey is added.
+func TestCampaignGateOnAppSignIn(t *testing.T) {
+	inst := startSesame(t, sesameOptions{})
+	inst.editPolicy(t, func(p *methods.Policy) {
+		p.Campaign = methods.Campaign{Enabled: true, Scope: scope.All(), SnoozeDays: 1, SnoozesAllowed: 0}
+	})
+	rp := newRelyingParty(t, inst, "wiki", rpOptions{})
+	alice := inst.createUser(t, "alice", false)
+	c := inst.newClient(t)
+	c.signInWithTAP(t, "alice", inst.issueTAP(t, alice, time.Hour, false))
+
+	start, f := rp.authURL()
+	away, _, at := c.follow(t, start)
+	if away != nil || at == nil || at.Path != "/my/add-passkey" || !strings.HasPrefix(at.Query().Get("return_to"), "/oauth2/continue") {
+		t.Fatalf("on the way to the app: away=%v at=%v, want the registration prompt", away, at)
+	}
+	c.registerPasskey(t, newSoftPasskey(t, inst, softOptions{}), "")
+	away, _, _ = c.follow(t, inst.URL+at.Query().Get("return_to"))
+	if away == nil {
+		t.Fatal("after adding a passkey the browser did not reach the app")
+	}
+	rp.exchange(t, rp.code(t, away, f), f)
 }

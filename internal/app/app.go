@@ -189,7 +189,8 @@ func (a *App) Handler() http.Handler {
 		// Apps sign in through the OpenID provider: discovery and /oauth2/.
 		h := a.OIDC.Handler()
 		mux.Handle(oidc.PathDiscovery, h)
-		mux.Handle(oidc.PathPrefix, h)
+		// The registration campaign stands in front of the continue step.
+		mux.Handle(oidc.PathPrefix, a.Web.CampaignGate(oidc.PathContinue, h))
 	}
 	mux.Handle("/", a.Web.Handler())
 	return ops.RequestID(a.Metrics.Instrument(mux))

@@ -41,7 +41,7 @@ const (
 	pathRevoke     = "/oauth2/revoke"
 	pathIntrospect = "/oauth2/introspect"
 	pathEndSession = "/oauth2/logout"
-	pathContinue   = "/oauth2/continue" // where the browser comes back from signing in
+	pathContinue   = PathContinue // where the browser comes back from signing in
 	pathConsent    = "/oauth2/consent"
 )
 
@@ -111,6 +111,10 @@ type Config struct {
 	Strengths func(ctx context.Context) ([]methods.Strength, error)
 	DeviceKey []byte
 }
+
+// PathContinue is where the browser comes back from signing in to finish
+// an authorization request.
+const PathContinue = "/oauth2/continue"
 
 // Provider is the OpenID provider.
 type Provider struct {

@@ -109,3 +109,24 @@ func (s *Server) promptSnooze(w http.ResponseWriter, r *http.Request) {
 	}
 	s.redirectAfterForm(w, r, returnTo)
 }
+
+// CampaignGate puts the registration prompt in front of the OpenID
+// provider's continue step (path), so a user the campaign requires to add
+// a passkey cannot skip the prompt by opening the app's sign-in URL
+// directly instead of following the redirect after signing in.
+func (s *Server) CampaignGate(path string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == path {
+			if c, err := r.Cookie(CookieName); err == nil {
+				if sess, u, err := s.SignIn.Authenticate(r.Context(), c.Value); err == nil {
+					here := r.URL.RequestURI()
+					if to := s.afterSignIn(r.Context(), signinResult{User: u, Session: sess}, here); to != here {
+						http.Redirect(w, r, to, http.StatusSeeOther)
+						return
+					}
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
