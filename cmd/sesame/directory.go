@@ -176,7 +176,7 @@ func (e *env) userCmd() *cobra.Command {
 			return nil
 		}),
 	}
-	c.AddCommand(add, list, show, disable, enable, grant, revoke, del, e.passwordlessOnlyCmd())
+	c.AddCommand(add, list, show, disable, enable, grant, revoke, del, e.passwordlessOnlyCmd(), e.userImportCmd())
 	return c
 }
 

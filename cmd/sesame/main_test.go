@@ -492,3 +492,50 @@ func TestGroupNamedByPolicy(t *testing.T) {
 	mustOK(t, run("group", "add", "unused"))
 	mustOK(t, run("group", "delete", "unused"))
 }
+
+func TestUserImport(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) result { return sesame(t, dir, nil, args...) }
+	mustOK(t, run("user", "add", "existing", "--email", "taken@example.com"))
+	mustOK(t, run("group", "add", "pilot"))
+	write := func(body string) string {
+		p := filepath.Join(t.TempDir(), "users.csv")
+		os.WriteFile(p, []byte(body), 0o600)
+		return p
+	}
+
+	// Every problem is reported at once, and nothing is added.
+	bad := write("Username,Email,Name,Groups\n" +
+		"alice,alice@example.com,Alice,pilot\n" +
+		"bad name!,x@example.com,X,\n" +
+		"alice,other@example.com,Again,\n" +
+		"bob,taken@example.com,Bob,\n" +
+		"carol,carol@example.com,Carol,nogroup\n" +
+		"existing,,,\n")
+	r := run("user", "import", bad)
+	for _, want := range []string{"nothing was imported", "line 3:", "line 4: username alice repeats line 2", "line 5: email taken@example.com belongs to user existing", `line 6: there is no group "nogroup"`, "line 7: user existing exists already"} {
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("bad import: exit %d, stderr lacks %q:\n%s", r.code, want, r.stderr)
+		}
+	}
+	if r := mustOK(t, run("user", "list")); strings.Contains(r.stdout, "alice") {
+		t.Fatalf("a refused import added users:\n%s", r.stdout)
+	}
+	mustFail(t, run("user", "import", write("login,email\nx,y\n")), 1, "unknown column")
+	mustFail(t, run("user", "import", write("")), 1, "empty")
+	mustFail(t, run("user", "import", write("username,admin\nx,maybe\n")), 1, "must be yes or no")
+
+	good := write("\ufeffusername,email,name,groups,admin\n" +
+		"alice,alice@example.com,Alice Liddell,pilot,no\n" +
+		"bob,bob@example.com,\"Bob, the builder\",,yes\n")
+	r = mustOK(t, run("user", "import", good))
+	if !strings.Contains(r.stdout, "Imported 2 users") {
+		t.Errorf("import output: %s", r.stdout)
+	}
+	if r := mustOK(t, run("user", "show", "bob")); !strings.Contains(r.stdout, "Bob, the builder") || !strings.Contains(r.stdout, "admin") {
+		t.Errorf("bob after import:\n%s", r.stdout)
+	}
+	if r := mustOK(t, run("group", "list")); !regexp.MustCompile(`pilot\s+alice`).MatchString(r.stdout) {
+		t.Errorf("alice not in pilot:\n%s", r.stdout)
+	}
+}
