@@ -38,6 +38,9 @@ func TestProtectSecurityInfoRegistration(t *testing.T) {
 	if n := inst.countRows(t, "challenges"); n != before {
 		t.Errorf("a refused registration left a ceremony behind (%d -> %d challenges)", before, n)
 	}
+	if m := string(bob.get(t, "/metrics").Body); !strings.Contains(m, `sesame_policy_outcomes_total{outcome="step-up",policy="Protect security info"} 1`) {
+		t.Errorf("the policy outcome is not in the metrics:\n%s", m)
+	}
 	ev := inst.lastSignIn(t)
 	if ev.Action != access.ActionRegisterSecurityInfo || ev.Result != store.ResultFailure || ev.Reason != "access_step_up" || ev.Access == "" {
 		t.Errorf("record of the refusal: %+v", ev)

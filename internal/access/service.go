@@ -50,6 +50,8 @@ type Service struct {
 	Strengths func(ctx context.Context) ([]StrengthName, error)
 	// CacheTTL defaults to DefaultCacheTTL.
 	CacheTTL time.Duration
+	// OnDecision, when set, sees every decision Evaluate makes (metrics).
+	OnDecision func(Decision)
 
 	mu       sync.Mutex
 	cached   *Set
@@ -129,7 +131,11 @@ func (s *Service) Evaluate(ctx context.Context, c Context) (Decision, error) {
 	if c.Country == "" {
 		c.Country = s.Countries.Country(c.IP)
 	}
-	return set.Evaluate(c), nil
+	d := set.Evaluate(c)
+	if s.OnDecision != nil {
+		s.OnDecision(d)
+	}
+	return d, nil
 }
 
 // Known builds the name checks for validation from the directory, the

@@ -12,7 +12,7 @@ import (
 // from the configured MaxMind-format database (none when not configured),
 // app and custom-strength names checked against what exists.
 func (a *App) openAccess() error {
-	s := &access.Service{Store: a.Store, Now: a.Now}
+	s := &access.Service{Store: a.Store, Now: a.Now, OnDecision: a.countPolicyOutcomes}
 	if a.Config.GeoIPDB != "" {
 		c, err := access.OpenCountries(a.Config.GeoIPDB)
 		if err != nil {
@@ -112,4 +112,20 @@ func (a *App) groupUsers(ctx context.Context, group string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// countPolicyOutcomes feeds the policy-outcome metric: every policy that
+// applied, by name and outcome; report-only outcomes are labelled as such
+// so a pilot's would-be blocks can be graphed before it is switched on.
+func (a *App) countPolicyOutcomes(d access.Decision) {
+	for _, r := range d.Results {
+		if r.Outcome == access.OutcomeNotApplied || r.State == access.StateOff {
+			continue
+		}
+		outcome := string(r.Outcome)
+		if r.State == access.StateReportOnly {
+			outcome = "report-only:" + outcome
+		}
+		a.Metrics.Policy.WithLabelValues(r.Policy, outcome).Inc()
+	}
 }
