@@ -33,26 +33,37 @@ import (
 var errNoAccess = problem.New(http.StatusServiceUnavailable, "access_unavailable", "Conditional Access is not available on this server.")
 
 func (s *Server) accessRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /admin/access", s.admin(s.adminAccess))
-	mux.Handle("POST /admin/access/policies", s.admin(s.adminAccessFromTemplate))
-	mux.Handle("POST /admin/access/policies/{name}/state", s.admin(s.adminAccessState))
-	mux.Handle("POST /admin/access/policies/{name}/delete", s.admin(s.adminAccessDelete))
-	mux.Handle("POST /admin/access/locations", s.admin(s.adminAccessAddLocation))
-	mux.Handle("POST /admin/access/locations/{name}/delete", s.admin(s.adminAccessDeleteLocation))
-	mux.Handle("GET /admin/access/whatif", s.admin(s.adminWhatIf))
-	mux.Handle("GET /admin/access/replay", s.admin(s.adminReplay))
-	mux.Handle("POST /admin/access/replay", s.admin(s.adminReplay))
+	// Every Conditional Access page and API call needs the service; the
+	// sign-in log and the device page work without it.
+	ca := func(h http.HandlerFunc) http.Handler {
+		return s.admin(func(w http.ResponseWriter, r *http.Request) {
+			if s.Access == nil {
+				s.fail(w, r, errNoAccess)
+				return
+			}
+			h(w, r)
+		})
+	}
+	mux.Handle("GET /admin/access", ca(s.adminAccess))
+	mux.Handle("POST /admin/access/policies", ca(s.adminAccessFromTemplate))
+	mux.Handle("POST /admin/access/policies/{name}/state", ca(s.adminAccessState))
+	mux.Handle("POST /admin/access/policies/{name}/delete", ca(s.adminAccessDelete))
+	mux.Handle("POST /admin/access/locations", ca(s.adminAccessAddLocation))
+	mux.Handle("POST /admin/access/locations/{name}/delete", ca(s.adminAccessDeleteLocation))
+	mux.Handle("GET /admin/access/whatif", ca(s.adminWhatIf))
+	mux.Handle("GET /admin/access/replay", ca(s.adminReplay))
+	mux.Handle("POST /admin/access/replay", ca(s.adminReplay))
 	mux.Handle("GET /admin/signins", s.admin(s.adminSignIns))
-	mux.Handle("POST /admin/signins/retention", s.admin(s.adminRetention))
+	mux.Handle("POST /admin/signins/retention", ca(s.adminRetention))
 
-	mux.Handle("GET /api/admin/access/policies", s.admin(s.apiGetAccess))
-	mux.Handle("PUT /api/admin/access/policies", s.admin(s.apiPutAccess))
-	mux.Handle("GET /api/admin/access/policies/{name}", s.admin(s.apiGetPolicy))
-	mux.Handle("PUT /api/admin/access/policies/{name}", s.admin(s.apiPutPolicy))
-	mux.Handle("DELETE /api/admin/access/policies/{name}", s.admin(s.apiDeletePolicy))
-	mux.Handle("POST /api/admin/access/whatif", s.admin(s.apiWhatIf))
-	mux.Handle("POST /api/admin/access/replay", s.admin(s.apiReplay))
-	mux.Handle("GET /api/admin/access/impact", s.admin(s.apiImpact))
+	mux.Handle("GET /api/admin/access/policies", ca(s.apiGetAccess))
+	mux.Handle("PUT /api/admin/access/policies", ca(s.apiPutAccess))
+	mux.Handle("GET /api/admin/access/policies/{name}", ca(s.apiGetPolicy))
+	mux.Handle("PUT /api/admin/access/policies/{name}", ca(s.apiPutPolicy))
+	mux.Handle("DELETE /api/admin/access/policies/{name}", ca(s.apiDeletePolicy))
+	mux.Handle("POST /api/admin/access/whatif", ca(s.apiWhatIf))
+	mux.Handle("POST /api/admin/access/replay", ca(s.apiReplay))
+	mux.Handle("GET /api/admin/access/impact", ca(s.apiImpact))
 	mux.Handle("GET /api/admin/signins", s.admin(s.apiSignIns))
 
 	mux.Handle("GET /my/device", s.user(s.myDevice))
@@ -81,10 +92,6 @@ func (s *Server) adminAccess(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderAccess(w http.ResponseWriter, r *http.Request, status int, extra map[string]any) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	ctx := r.Context()
 	set, err := s.Access.Policies(ctx)
 	if err != nil {
@@ -148,10 +155,6 @@ func (s *Server) accessFormError(w http.ResponseWriter, r *http.Request, key str
 }
 
 func (s *Server) adminAccessFromTemplate(w http.ResponseWriter, r *http.Request) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	if err := parseForm(w, r); err != nil {
 		s.fail(w, r, err)
 		return
@@ -169,10 +172,6 @@ func (s *Server) adminAccessFromTemplate(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Server) adminAccessState(w http.ResponseWriter, r *http.Request) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	if err := parseForm(w, r); err != nil {
 		s.fail(w, r, err)
 		return
@@ -192,10 +191,6 @@ func (s *Server) adminAccessState(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminAccessDelete(w http.ResponseWriter, r *http.Request) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	if _, err := s.Access.DeletePolicy(r.Context(), adminActor(r), r.PathValue("name")); err != nil {
 		s.accessFormError(w, r, "PolicyError", err)
 		return
@@ -204,10 +199,6 @@ func (s *Server) adminAccessDelete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminAccessAddLocation(w http.ResponseWriter, r *http.Request) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	if err := parseForm(w, r); err != nil {
 		s.fail(w, r, err)
 		return
@@ -223,10 +214,6 @@ func (s *Server) adminAccessAddLocation(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) adminAccessDeleteLocation(w http.ResponseWriter, r *http.Request) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	if _, err := s.Access.DeleteLocation(r.Context(), adminActor(r), r.PathValue("name")); err != nil {
 		s.accessFormError(w, r, "LocationError", err)
 		return
@@ -328,10 +315,6 @@ func answerOf(wi access.WhatIf) whatIfAnswer {
 }
 
 func (s *Server) apiWhatIf(w http.ResponseWriter, r *http.Request) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	var in whatIfInput
 	if err := readStrictJSON(w, r, &in); err != nil {
 		s.fail(w, r, err)
@@ -351,10 +334,6 @@ func (s *Server) apiWhatIf(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminWhatIf(w http.ResponseWriter, r *http.Request) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	q := r.URL.Query()
 	data := map[string]any{"Title": "What if", "Form": q}
 	status := http.StatusOK
@@ -447,10 +426,6 @@ func impactsJSON(ims []access.Impact) []impactJSON {
 }
 
 func (s *Server) apiImpact(w http.ResponseWriter, r *http.Request) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	set, err := s.Access.Policies(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
@@ -546,10 +521,6 @@ func (s *Server) replay(r *http.Request, in replayInput) (access.Policy, []acces
 }
 
 func (s *Server) apiReplay(w http.ResponseWriter, r *http.Request) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	var in replayInput
 	if err := readStrictJSON(w, r, &in); err != nil {
 		s.fail(w, r, err)
@@ -564,10 +535,6 @@ func (s *Server) apiReplay(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminReplay(w http.ResponseWriter, r *http.Request) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	doc, err := s.Access.Document(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
@@ -601,10 +568,6 @@ func (s *Server) adminReplay(w http.ResponseWriter, r *http.Request) {
 // --------------------------------------------------------------- policies API
 
 func (s *Server) apiGetAccess(w http.ResponseWriter, r *http.Request) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	doc, err := s.Access.Document(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
@@ -634,10 +597,6 @@ type changeAnswer struct {
 // cannot overwrite each other), or a YAML policy file (Content-Type
 // application/yaml), imported as `sesame policy import` does.
 func (s *Server) apiPutAccess(w http.ResponseWriter, r *http.Request) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	ctx := r.Context()
 	ct := r.Header.Get("Content-Type")
 	var ch access.Change
@@ -674,10 +633,6 @@ func (s *Server) apiPutAccess(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiGetPolicy(w http.ResponseWriter, r *http.Request) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	doc, err := s.Access.Document(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
@@ -693,10 +648,6 @@ func (s *Server) apiGetPolicy(w http.ResponseWriter, r *http.Request) {
 
 // apiPutPolicy creates or replaces one policy; its name is the path's.
 func (s *Server) apiPutPolicy(w http.ResponseWriter, r *http.Request) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	var p access.Policy
 	if err := readStrictJSON(w, r, &p); err != nil {
 		s.fail(w, r, err)
@@ -718,10 +669,6 @@ func (s *Server) apiPutPolicy(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiDeletePolicy(w http.ResponseWriter, r *http.Request) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	ch, err := s.Access.DeletePolicy(r.Context(), adminActor(r), r.PathValue("name"))
 	if err != nil {
 		s.fail(w, r, err)
@@ -928,10 +875,6 @@ func (s *Server) adminSignIns(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminRetention(w http.ResponseWriter, r *http.Request) {
-	if s.Access == nil {
-		s.fail(w, r, errNoAccess)
-		return
-	}
 	if err := parseForm(w, r); err != nil {
 		s.fail(w, r, err)
 		return

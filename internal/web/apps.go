@@ -45,15 +45,23 @@ type AppRegistry interface {
 
 var errNoApps = problem.New(http.StatusNotFound, "apps_unavailable", "Apps cannot be managed here: this database backend does not store them.")
 
+// appsAdmin guards the app pages: admins only, and only where there is a
+// registry.
+func (s *Server) appsAdmin(h http.HandlerFunc) http.Handler {
+	return s.admin(func(w http.ResponseWriter, r *http.Request) {
+		if s.Apps == nil {
+			s.fail(w, r, errNoApps)
+			return
+		}
+		h(w, r)
+	})
+}
+
 func (s *Server) adminApps(w http.ResponseWriter, r *http.Request) {
 	s.renderApps(w, r, http.StatusOK, map[string]any{})
 }
 
 func (s *Server) renderApps(w http.ResponseWriter, r *http.Request, status int, data map[string]any) {
-	if s.Apps == nil {
-		s.fail(w, r, errNoApps)
-		return
-	}
 	apps, err := s.Apps.ListApps(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
@@ -86,10 +94,6 @@ func lines(s string) []string {
 }
 
 func (s *Server) adminAddApp(w http.ResponseWriter, r *http.Request) {
-	if s.Apps == nil {
-		s.fail(w, r, errNoApps)
-		return
-	}
 	if err := parseForm(w, r); err != nil {
 		s.fail(w, r, err)
 		return
@@ -114,10 +118,6 @@ func (s *Server) adminAddApp(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminDeleteApp(w http.ResponseWriter, r *http.Request) {
-	if s.Apps == nil {
-		s.fail(w, r, errNoApps)
-		return
-	}
 	if err := parseForm(w, r); err != nil {
 		s.fail(w, r, err)
 		return
@@ -130,10 +130,6 @@ func (s *Server) adminDeleteApp(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminRotateAppSecret(w http.ResponseWriter, r *http.Request) {
-	if s.Apps == nil {
-		s.fail(w, r, errNoApps)
-		return
-	}
 	if err := parseForm(w, r); err != nil {
 		s.fail(w, r, err)
 		return
