@@ -43,50 +43,10 @@ func geoipFlag(c *cobra.Command, path *string) {
 // accessService is Conditional Access over an opened Sesame, with apps and
 // custom strengths checked when policies name them. Close the returned
 // function's result when done.
+// accessService is the App's Conditional Access service, with the
+// command's --geoip-db when one is given.
 func accessService(a *app.App, geoipDB string) (*access.Service, func(), error) {
-	s := &access.Service{Store: a.Store, Now: a.Now}
-	if a.OIDC != nil {
-		s.Apps = func(ctx context.Context) ([]string, error) {
-			apps, err := a.OIDC.ListApps(ctx)
-			if err != nil {
-				return nil, err
-			}
-			ids := make([]string, len(apps))
-			for i, x := range apps {
-				ids[i] = x.ClientID
-			}
-			return ids, nil
-		}
-	}
-	s.Strengths = func(ctx context.Context) ([]access.StrengthName, error) {
-		custom, err := customStrengths(ctx, a.Store)
-		if err != nil {
-			return nil, err
-		}
-		var names []access.StrengthName
-		for _, c := range custom {
-			names = append(names, access.StrengthName{ID: c.ID, Name: c.Name})
-		}
-		return names, nil
-	}
-	closer := func() {}
-	if geoipDB != "" {
-		c, err := access.OpenCountries(geoipDB)
-		if err != nil {
-			return nil, nil, err
-		}
-		s.Countries = c
-		closer = func() { c.Close() }
-	}
-	return s, closer, nil
-}
-
-func customStrengths(ctx context.Context, st store.Store) ([]methods.Strength, error) {
-	doc, err := (&methods.Strengths{Store: st, Now: time.Now}).Load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return doc.Strengths, nil
+	return a.AccessWithCountries(geoipDB)
 }
 
 // satisfier answers "do these methods, with this passkey, meet the
@@ -857,7 +817,7 @@ policy's outcome: not-applied, satisfied, block or step-up).`,
 				if set, err = s.Policies(ctx); err != nil {
 					return err
 				}
-				if custom, err = customStrengths(ctx, a.Store); err != nil {
+				if custom, err = a.CustomStrengths(ctx); err != nil {
 					return err
 				}
 				known, err := s.Known(ctx)
@@ -898,7 +858,7 @@ func loadRecorded(ctx context.Context, a *app.App, s *access.Service, since time
 	if err != nil {
 		return nil, err
 	}
-	custom, err := customStrengths(ctx, a.Store)
+	custom, err := a.CustomStrengths(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ func (a *App) openAccess() error {
 		return ids, nil
 	}
 	s.Strengths = func(ctx context.Context) ([]access.StrengthName, error) {
-		custom, err := a.customStrengths(ctx)
+		custom, err := a.CustomStrengths(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -49,8 +49,8 @@ func (a *App) openAccess() error {
 	return nil
 }
 
-// customStrengths lists the admin-defined authentication strengths.
-func (a *App) customStrengths(ctx context.Context) ([]methods.Strength, error) {
+// CustomStrengths lists the admin-defined authentication strengths.
+func (a *App) CustomStrengths(ctx context.Context) ([]methods.Strength, error) {
 	doc, err := a.Strengths.Load(ctx)
 	if err != nil {
 		return nil, err
@@ -128,4 +128,21 @@ func (a *App) countPolicyOutcomes(d access.Decision) {
 		}
 		a.Metrics.Policy.WithLabelValues(r.Policy, outcome).Inc()
 	}
+}
+
+// AccessWithCountries is the Conditional Access service with another
+// MaxMind-format country database (a command's --geoip-db), and a function
+// that closes it and puts the configured one back. Without a path it is
+// the service as configured.
+func (a *App) AccessWithCountries(geoipDB string) (*access.Service, func(), error) {
+	if geoipDB == "" {
+		return a.Access, func() {}, nil
+	}
+	c, err := access.OpenCountries(geoipDB)
+	if err != nil {
+		return nil, nil, err
+	}
+	configured := a.Access.Countries
+	a.Access.Countries = c
+	return a.Access, func() { a.Access.Countries = configured; c.Close() }, nil
 }

@@ -150,7 +150,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 			KeyEncryptionKey: a.DeriveKey("sesame/oidc-keys/v1"), CodeKey: a.DeriveKey("sesame/oidc-codes/v1"),
 			Now: now, Log: log,
 			OnToken: func(grant, result string) { a.Metrics.Tokens.WithLabelValues(grant, result).Inc() },
-			Access:  a.Access, Strengths: a.customStrengths, DeviceKey: a.DeriveKey(deviceKeyPurpose),
+			Access:  a.Access, Strengths: a.CustomStrengths, DeviceKey: a.DeriveKey(deviceKeyPurpose),
 		})
 		if err != nil {
 			st.Close()
