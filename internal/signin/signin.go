@@ -75,6 +75,9 @@ type Result struct {
 	Token   string // the session cookie value; only its hash is stored
 	Session store.Session
 	User    store.User
+	// Credential is the passkey used, as it is after this sign-in (nil for
+	// other methods).
+	Credential *store.Credential
 }
 
 // BeginSignIn starts a passkey sign-in. With a username of a user who has
@@ -194,7 +197,12 @@ func (s *Service) finishSignIn(ctx context.Context, ceremonyID string, response 
 	}
 	cred.BackupState = used.BackupState
 	describeCredential(ev, cred)
-	return s.newSession(ctx, u, []string{"passkey"}, cred.ID, time.Time{}, meta)
+	res, err := s.newSession(ctx, u, []string{"passkey"}, cred.ID, time.Time{}, meta)
+	if err != nil {
+		return Result{}, err
+	}
+	res.Credential = &cred
+	return res, nil
 }
 
 func describeCredential(ev *store.SignInEvent, c store.Credential) {

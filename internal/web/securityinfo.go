@@ -128,12 +128,8 @@ func hadASay(d access.Decision) bool {
 // browser's device holds a device-bound passkey of the user: the passkey
 // was just used here. Conditional Access can treat such a device as
 // known. A synced passkey proves nothing about the device.
-func (s *Server) markBoundPasskeyDevice(w http.ResponseWriter, r *http.Request, u store.User, credID string) {
-	if len(s.DeviceKey) == 0 || credID == "" {
-		return
-	}
-	cred, err := s.Store.GetCredential(r.Context(), credID)
-	if err != nil || passkey.Classify(cred.BackupEligible, cred.BackupState) != passkey.KindDeviceBound {
+func (s *Server) markBoundPasskeyDevice(w http.ResponseWriter, r *http.Request, u store.User, cred *store.Credential) {
+	if len(s.DeviceKey) == 0 || cred == nil || passkey.Classify(cred.BackupEligible, cred.BackupState) != passkey.KindDeviceBound {
 		return
 	}
 	d := s.currentDevice(r, u)

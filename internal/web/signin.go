@@ -88,7 +88,7 @@ func (s *Server) passkeyFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setSessionCookie(w, res)
-	s.markBoundPasskeyDevice(w, r, res.User, res.Session.CredentialID)
+	s.markBoundPasskeyDevice(w, r, res.User, res.Credential)
 	next := s.afterSignIn(r.Context(), signinResult{User: res.User, Session: res.Session}, safeReturn(req.ReturnTo))
 	writeJSON(w, http.StatusOK, map[string]string{"redirect": next, "user": res.User.Username})
 }
