@@ -28,7 +28,7 @@ const DefaultCacheTTL = time.Second
 var (
 	ErrUnknownPolicy   = problem.New(http.StatusNotFound, "unknown_policy", "There is no Conditional Access policy with that name.")
 	ErrUnknownLocation = problem.New(http.StatusNotFound, "unknown_location", "There is no named location with that name.")
-	ErrStale           = problem.New(http.StatusConflict, "policies_changed", "The policies were changed by someone else meanwhile. Reload them and make your change again.")
+	ErrStale           = problem.New(http.StatusConflict, "policies_changed", "The Conditional Access policies were changed by someone else since you loaded them; reload and try again.")
 	ErrLocationInUse   = problem.New(http.StatusConflict, "location_in_use", "This named location is used by policies; remove it from them first.")
 	ErrPolicyExists    = problem.New(http.StatusConflict, "policy_exists", "A Conditional Access policy with that name already exists.")
 	ErrLocationExists  = problem.New(http.StatusConflict, "location_exists", "A named location with that name already exists.")
@@ -62,13 +62,22 @@ type Service struct {
 // Document reads the current document (version 0 and empty when nothing
 // was ever saved).
 func (s *Service) Document(ctx context.Context) (Document, error) {
+	doc, _, err := s.stored(ctx)
+	return doc, err
+}
+
+// stored reads the document and the bytes it was decoded from (nil when
+// nothing was ever saved), which a save hands back to the store's
+// compare-and-set.
+func (s *Service) stored(ctx context.Context) (Document, []byte, error) {
 	raw, err := s.Store.GetSetting(ctx, SettingKey)
 	if errors.Is(err, store.ErrNotFound) {
-		return Document{}, nil
+		return Document{}, nil, nil
 	} else if err != nil {
-		return Document{}, err
+		return Document{}, nil, err
 	}
-	return decodeStored(raw)
+	doc, err := decodeStored(raw)
+	return doc, raw, err
 }
 
 func decodeStored(raw []byte) (Document, error) {
@@ -212,7 +221,7 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, expectVersion i
 }
 
 func (s *Service) update(ctx context.Context, actor audit.Actor, expectVersion int64, lenient bool, edit func(d *Document) (Audit, error)) (Change, error) {
-	cur, err := s.Document(ctx)
+	cur, curRaw, err := s.stored(ctx)
 	if err != nil {
 		return Change{}, err
 	}
@@ -237,13 +246,6 @@ func (s *Service) update(ctx context.Context, actor audit.Actor, expectVersion i
 		return Change{}, invalid(err)
 	}
 	warnings = append(warnings, stillDangling(valid, dangling)...)
-	// Read again just before writing: a narrow window remains, which a
-	// compare-and-set on settings in the store would close.
-	if again, err := s.Document(ctx); err != nil {
-		return Change{}, err
-	} else if again.Version != cur.Version {
-		return Change{}, ErrStale.WithDetail("version moved from %d to %d during the change", cur.Version, again.Version)
-	}
 	now := s.Now().UTC()
 	valid.Version = cur.Version + 1
 	valid.UpdatedAt = now
@@ -252,7 +254,12 @@ func (s *Service) update(ctx context.Context, actor audit.Actor, expectVersion i
 	if err != nil {
 		return Change{}, err
 	}
-	if err := s.Store.PutSetting(ctx, SettingKey, raw); err != nil {
+	// Compare-and-set: the write only lands on the document this change
+	// was made from, so a save made meanwhile (on any instance) is never
+	// overwritten.
+	if err := s.Store.SwapSetting(ctx, SettingKey, curRaw, raw); errors.Is(err, store.ErrConflict) {
+		return Change{}, ErrStale.WithDetail("version %d was replaced during the change", cur.Version)
+	} else if err != nil {
 		return Change{}, err
 	}
 	s.mu.Lock()

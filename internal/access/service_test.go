@@ -362,3 +362,42 @@ func TestServiceDanglingReferences(t *testing.T) {
 		t.Errorf("import naming a missing group: %v", err)
 	}
 }
+
+// TestServiceSaveIsCompareAndSet: a save landing between another save's
+// read and its write (another instance) is not overwritten: the later
+// write is refused as stale and nothing of it is stored or audited.
+func TestServiceSaveIsCompareAndSet(t *testing.T) {
+	ctx := context.Background()
+	st := directoryStore()
+	a, b := newService(st), newService(st)
+	for _, name := range []string{"first", "second"} { // creating the document, then replacing it
+		st.beforeSwap = func() {
+			p := basePolicy()
+			p.Name = "theirs-" + name
+			if _, err := b.PutPolicy(ctx, audit.CLI, p, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		audits := len(st.audit)
+		p := basePolicy()
+		p.Name = "mine-" + name
+		_, err := a.PutPolicy(ctx, audit.CLI, p, false)
+		var pe *problem.Error
+		if !errors.As(err, &pe) || pe.Status != 409 || pe.Code != "policies_changed" || !strings.Contains(pe.Message, "reload and try again") {
+			t.Fatalf("%s: save over a concurrent one: %v", name, err)
+		}
+		if len(st.audit) != audits+1 {
+			t.Errorf("%s: %d audit records, want only the winner's", name, len(st.audit)-audits)
+		}
+		doc, err := a.Document(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := findPolicy(&doc, "theirs-"+name); !ok {
+			t.Errorf("%s: the concurrent save was overwritten: %+v", name, doc.Policies)
+		}
+		if _, ok := findPolicy(&doc, "mine-"+name); ok {
+			t.Errorf("%s: the stale save landed", name)
+		}
+	}
+}

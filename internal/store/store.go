@@ -322,6 +322,15 @@ type Store interface {
 	// DeleteSettingIf deletes key only when its value equals value, and
 	// reports whether it did: a compare-and-delete for single-use tokens.
 	DeleteSettingIf(ctx context.Context, key string, value []byte) (bool, error)
+	// SwapSetting is a compare-and-set: it writes value under key only
+	// when the stored value is still old (byte for byte), and otherwise
+	// fails with ErrConflict and changes nothing. A nil old means "not
+	// stored yet": the swap creates the key, and is ErrConflict when it
+	// exists. So a read-modify-write of a document (policies, settings)
+	// made from a copy someone else has since replaced cannot overwrite
+	// their save: of two racing swaps from the same old value exactly one
+	// succeeds.
+	SwapSetting(ctx context.Context, key string, old, value []byte) error
 
 	Close() error
 }

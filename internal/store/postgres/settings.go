@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"time"
+
+	"github.com/sesame-idp/sesame/internal/store"
 )
 
 // Rate-limit counters and settings.
@@ -51,4 +53,27 @@ func (s *Store) PutSetting(ctx context.Context, key string, value []byte) error 
 func (s *Store) DeleteSettingIf(ctx context.Context, key string, value []byte) (bool, error) {
 	n, err := affected(s.exec(ctx, `DELETE FROM settings WHERE key = $1 AND value = $2`, key, blob(value)))
 	return n > 0, err
+}
+
+// SwapSetting is one statement: a concurrent swap of the same key waits
+// for the row lock, then re-checks the value it finds (READ COMMITTED
+// re-evaluates the WHERE on the new row version), so only one of two
+// swaps from the same old value matches.
+func (s *Store) SwapSetting(ctx context.Context, key string, old, value []byte) error {
+	var n int
+	var err error
+	if old == nil {
+		n, err = affected(s.exec(ctx,
+			`INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, blob(value)))
+	} else {
+		n, err = affected(s.exec(ctx,
+			`UPDATE settings SET value = $1 WHERE key = $2 AND value = $3`, blob(value), key, blob(old)))
+	}
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrConflict
+	}
+	return nil
 }

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"time"
+
+	"github.com/sesame-idp/sesame/internal/store"
 )
 
 // Rate-limit counters and settings.
@@ -53,4 +55,25 @@ func (s *Store) DeleteSettingIf(ctx context.Context, key string, value []byte) (
 	n, err := affected(s.write.ExecContext(ctx,
 		`DELETE FROM settings WHERE key = ? AND value = ?`, key, blob(value)))
 	return n > 0, err
+}
+
+// SwapSetting is one statement under SQLite's write lock, so the compare
+// and the write cannot be split by another writer.
+func (s *Store) SwapSetting(ctx context.Context, key string, old, value []byte) error {
+	var n int
+	var err error
+	if old == nil {
+		n, err = affected(s.write.ExecContext(ctx,
+			`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, blob(value)))
+	} else {
+		n, err = affected(s.write.ExecContext(ctx,
+			`UPDATE settings SET value = ? WHERE key = ? AND value = ?`, blob(value), key, blob(old)))
+	}
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrConflict
+	}
+	return nil
 }

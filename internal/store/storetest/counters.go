@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -169,6 +170,57 @@ var settingTests = []test{
 			return err
 		})
 		exactlyOne(t, "DeleteSettingIf", errs, store.ErrNotFound)
+	}},
+	{"Swap", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		read := func(want string) {
+			t.Helper()
+			got, err := s.GetSetting(ctx, "doc")
+			ok(t, "GetSetting", err)
+			if string(got) != want {
+				t.Fatalf("GetSetting = %q, want %q", got, want)
+			}
+		}
+		wantErr(t, "SwapSetting(absent, old given)", s.SwapSetting(ctx, "doc", []byte("v0"), []byte("v1")), store.ErrConflict)
+		_, err := s.GetSetting(ctx, "doc")
+		wantErr(t, "GetSetting after a failed swap", err, store.ErrNotFound)
+		ok(t, "SwapSetting(create)", s.SwapSetting(ctx, "doc", nil, []byte("v1")))
+		read("v1")
+		wantErr(t, "SwapSetting(create again)", s.SwapSetting(ctx, "doc", nil, []byte("v9")), store.ErrConflict)
+		read("v1")
+		for _, stale := range [][]byte{[]byte("v0"), []byte("v"), []byte("v1 "), {}, []byte("V1")} {
+			wantErr(t, fmt.Sprintf("SwapSetting(stale %q)", stale), s.SwapSetting(ctx, "doc", stale, []byte("v9")), store.ErrConflict)
+			read("v1")
+		}
+		ok(t, "SwapSetting(current)", s.SwapSetting(ctx, "doc", []byte("v1"), []byte("v2")))
+		read("v2")
+		wantErr(t, "SwapSetting(the same old twice)", s.SwapSetting(ctx, "doc", []byte("v1"), []byte("v3")), store.ErrConflict)
+		read("v2")
+		ok(t, "PutSetting(other)", s.PutSetting(ctx, "other", []byte("v2")))
+		ok(t, "SwapSetting(other)", s.SwapSetting(ctx, "other", []byte("v2"), []byte("x")))
+		read("v2")
+	}},
+	{"SwapRace", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		ok(t, "PutSetting", s.PutSetting(ctx, "doc", []byte(`{"version":1}`)))
+		errs := race(racers, func(i int) error {
+			return s.SwapSetting(ctx, "doc", []byte(`{"version":1}`), []byte(fmt.Sprintf(`{"version":2,"by":%d}`, i)))
+		})
+		exactlyOne(t, "SwapSetting", errs, store.ErrConflict)
+		got, err := s.GetSetting(ctx, "doc")
+		ok(t, "GetSetting", err)
+		for i, err := range errs {
+			if err == nil && string(got) != fmt.Sprintf(`{"version":2,"by":%d}`, i) {
+				t.Fatalf("stored %q, but the winner was racer %d", got, i)
+			}
+		}
+	}},
+	{"SwapCreateRace", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		errs := race(racers, func(i int) error {
+			return s.SwapSetting(ctx, "fresh", nil, []byte(fmt.Sprint(i)))
+		})
+		exactlyOne(t, "SwapSetting(create)", errs, store.ErrConflict)
 	}},
 }
 
