@@ -232,7 +232,11 @@ type Store interface {
 	// operations are idempotent; AddMember with an unknown group or user is
 	// ErrNotFound. DeleteGroup removes its memberships, not its members.
 	CreateGroup(ctx context.Context, g Group) error
+	GetGroup(ctx context.Context, id string) (Group, error)
 	GetGroupByName(ctx context.Context, name string) (Group, error)
+	// RenameGroup changes a group's name (ErrConflict if taken, ErrNotFound
+	// if no such ID). Memberships follow the ID and are untouched.
+	RenameGroup(ctx context.Context, id, name string) error
 	ListGroups(ctx context.Context) ([]Group, error) // ordered by name
 	DeleteGroup(ctx context.Context, id string) error
 	AddMember(ctx context.Context, groupID, userID string) error

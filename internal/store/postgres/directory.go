@@ -85,6 +85,14 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
 	return mapErr(err)
 }
 
+func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
+	return scanGroup(s.queryRow(ctx, `SELECT `+groupColumns+` FROM groups WHERE id = $1`, id))
+}
+
+func (s *Store) RenameGroup(ctx context.Context, id, name string) error {
+	return mustAffect(s.exec(ctx, `UPDATE groups SET name = $1 WHERE id = $2`, name, id))
+}
+
 func (s *Store) GetGroupByName(ctx context.Context, name string) (store.Group, error) {
 	return scanGroup(s.queryRow(ctx, `SELECT `+groupColumns+` FROM groups WHERE name = $1`, name))
 }
