@@ -539,3 +539,31 @@ func TestUserImport(t *testing.T) {
 		t.Errorf("alice not in pilot:\n%s", r.stdout)
 	}
 }
+
+func TestGroupRename(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) result { return sesame(t, dir, nil, args...) }
+	mustOK(t, run("user", "add", "root", "--admin"))
+	mustOK(t, run("group", "add", "break-glass"))
+	mustOK(t, run("group", "add", "sales"))
+	mustOK(t, run("group", "add-member", "break-glass", "root"))
+	mustOK(t, run("policy", "template", "admins-phishing-resistant", "--exclude-group", "break-glass"))
+
+	mustFail(t, run("group", "rename", "break-glass"), 2, "needs the OLD and the NEW group name")
+	mustFail(t, run("group", "rename", "break-glass", "sales"), 1, "already exists")
+	mustFail(t, run("group", "rename", "break-glass", " "), 1, "1 to 64 characters")
+	mustFail(t, run("group", "rename", "nope", "other"), 1, "no group")
+
+	r := mustOK(t, run("group", "rename", "break-glass", "emergency"))
+	if !strings.Contains(r.stdout, "Renamed group break-glass to emergency.") {
+		t.Errorf("rename said:\n%s", r.stdout)
+	}
+	if r := mustOK(t, run("group", "list")); !regexp.MustCompile(`emergency\s+root`).MatchString(r.stdout) || strings.Contains(r.stdout, "break-glass") {
+		t.Errorf("group list after the rename:\n%s", r.stdout)
+	}
+	if r := mustOK(t, run("policy", "export")); !strings.Contains(r.stdout, "emergency") || strings.Contains(r.stdout, "break-glass") {
+		t.Errorf("the policy does not follow the rename:\n%s", r.stdout)
+	}
+	// The policy names the new name, so the group is still protected.
+	mustFail(t, run("group", "delete", "emergency"), 1, "Conditional Access policy")
+}

@@ -553,3 +553,55 @@ func (s *Service) WhatIf(ctx context.Context, set *Set, r WhatIfRequest) (WhatIf
 	}
 	return WhatIf{Context: c, Decision: set.Evaluate(c)}, nil
 }
+
+// RenameGroupIn returns the document with every mention of group oldName
+// (policies' include and exclude groups) changed to newName, and the names
+// of the policies changed. d is not modified.
+func RenameGroupIn(d Document, oldName, newName string) (Document, []string) {
+	d = d.Clone()
+	var changed []string
+	for i := range d.Policies {
+		u := &d.Policies[i].Users
+		var in, ex bool
+		u.IncludeGroups, in = renameIn(u.IncludeGroups, oldName, newName)
+		u.ExcludeGroups, ex = renameIn(u.ExcludeGroups, oldName, newName)
+		if in || ex {
+			changed = append(changed, d.Policies[i].Name)
+		}
+	}
+	return d, changed
+}
+
+func renameIn(list []string, oldName, newName string) ([]string, bool) {
+	if !slices.Contains(list, oldName) {
+		return list, false
+	}
+	out := make([]string, 0, len(list))
+	for _, n := range list {
+		if n == oldName {
+			n = newName
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, true
+}
+
+// RenameGroup rewrites the stored policies that name group oldName to name
+// newName instead, as one saved change (compare-and-set, audited as
+// access.group.rename). Nothing is saved when no policy names it.
+func (s *Service) RenameGroup(ctx context.Context, actor audit.Actor, oldName, newName string) (Change, error) {
+	cur, err := s.Document(ctx)
+	if err != nil {
+		return Change{}, err
+	}
+	if _, changed := RenameGroupIn(cur, oldName, newName); len(changed) == 0 {
+		return Change{Document: cur}, nil
+	}
+	return s.Update(ctx, actor, cur.Version, func(d *Document) (Audit, error) {
+		next, changed := RenameGroupIn(*d, oldName, newName)
+		*d = next
+		return Audit{"access.group.rename", newName, map[string]any{"group": oldName}, map[string]any{"group": newName, "policies": changed}}, nil
+	})
+}

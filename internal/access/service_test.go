@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -399,5 +400,48 @@ func TestServiceSaveIsCompareAndSet(t *testing.T) {
 		if _, ok := findPolicy(&doc, "mine-"+name); ok {
 			t.Errorf("%s: the stale save landed", name)
 		}
+	}
+}
+
+func TestRenameGroupIn(t *testing.T) {
+	p1 := basePolicy()
+	p1.Name, p1.Users = "pilot only", Users{IncludeGroups: []string{"pilot"}, ExcludeGroups: []string{"break-glass"}}
+	p2 := basePolicy()
+	p2.Name, p2.Users = "all but pilot", Users{All: true, ExcludeGroups: []string{"pilot", "contractors"}}
+	p3 := basePolicy()
+	p3.Name, p3.Users = "staff", Users{IncludeGroups: []string{"staff"}}
+	doc := Document{Version: 4, Policies: []Policy{p1, p2, p3}}
+	tests := []struct {
+		name, from, to string
+		changed        []string
+	}{
+		{"included and excluded", "pilot", "wave-1", []string{"pilot only", "all but pilot"}},
+		{"one policy", "staff", "employees", []string{"staff"}},
+		{"named nowhere", "sales", "revenue", nil},
+		{"exact names only", "PILOT", "x", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, changed := RenameGroupIn(doc, tc.from, tc.to)
+			if !slices.Equal(changed, tc.changed) {
+				t.Fatalf("changed %v, want %v", changed, tc.changed)
+			}
+			for i, p := range got.Policies {
+				for _, g := range append(slices.Clone(p.Users.IncludeGroups), p.Users.ExcludeGroups...) {
+					if g == tc.from {
+						t.Errorf("policy %q still names %q", p.Name, g)
+					}
+				}
+				if len(tc.changed) > 0 && slices.Contains(tc.changed, p.Name) {
+					was := append(slices.Clone(doc.Policies[i].Users.IncludeGroups), doc.Policies[i].Users.ExcludeGroups...)
+					if !slices.Contains(was, tc.from) {
+						t.Errorf("policy %q reported changed but did not name %q", p.Name, tc.from)
+					}
+				}
+			}
+			if !slices.Equal(doc.Policies[0].Users.IncludeGroups, []string{"pilot"}) {
+				t.Error("the original document was modified")
+			}
+		})
 	}
 }

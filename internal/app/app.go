@@ -119,7 +119,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 			return ops.DBStats{Open: s.OpenConnections, InUse: s.InUse, Idle: s.Idle, Max: s.MaxOpenConnections}
 		})
 	}
-	a.Dir = &directory.Service{Store: st, Now: now, GroupUsers: a.groupUsers}
+	a.Dir = &directory.Service{Store: st, Now: now, GroupUsers: a.groupUsers, GroupRenamed: a.groupRenamed}
 	a.Policies = &methods.Policies{Store: st, Now: now}
 	a.Strengths = &methods.Strengths{Store: st, Now: now}
 	a.Legacy = &methods.Legacy{Store: st, Params: methods.DefaultArgon2, TOTPKey: a.DeriveKey("sesame/totp/v1"), Issuer: rpCfg.Name, Now: now}

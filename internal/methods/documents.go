@@ -111,6 +111,36 @@ func (s *Policies) Save(ctx context.Context, actor audit.Actor, p Policy) (Polic
 	return p, nil
 }
 
+// RenameGroup rewrites the stored policy's mentions of group oldName to
+// newName (method scopes, passkey profiles, campaign) as one saved
+// revision, compare-and-set and audited, and reports whether it named the
+// group at all (nothing is saved when not). It does not check that the
+// groups exist: it follows a rename in the directory, or undoes one.
+func (s *Policies) RenameGroup(ctx context.Context, actor audit.Actor, oldName, newName string) (bool, error) {
+	before, beforeRaw, err := s.load(ctx)
+	if err != nil {
+		return false, err
+	}
+	p, changed := before.RenameGroup(oldName, newName)
+	if !changed {
+		return false, nil
+	}
+	if err := p.Validate(); err != nil {
+		return false, problem.BadRequest("The methods policy would not be valid with the new group name: " + err.Error() + ".")
+	}
+	now := s.Now()
+	p.Revision, p.UpdatedAt, p.UpdatedBy = before.Revision+1, now.UTC().Truncate(time.Millisecond), string(actor)
+	b, err := json.Marshal(p)
+	if err != nil {
+		return false, err
+	}
+	if err := swap(ctx, s.Store, MethodsPolicyKey, beforeRaw, b, before.Revision); err != nil {
+		return false, err
+	}
+	audit.Log(ctx, s.Store, now, actor, "policy.methods.group_rename", "methods", map[string]any{"before": oldName, "after": newName, "revision": p.Revision})
+	return true, nil
+}
+
 // ErrUnknownGroups refuses a document that names groups the directory does
 // not have (most often a typo).
 var ErrUnknownGroups = problem.New(http.StatusBadRequest, "unknown_groups", "")

@@ -131,6 +131,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /admin/apps/{id}/delete", s.appsAdmin(s.adminDeleteApp))
 	mux.Handle("POST /admin/apps/{id}/rotate-secret", s.appsAdmin(s.adminRotateAppSecret))
 	mux.Handle("POST /admin/groups/{name}/delete", s.admin(s.adminDeleteGroup))
+	mux.Handle("POST /admin/groups/{name}/rename", s.admin(s.adminRenameGroup))
 	mux.Handle("POST /admin/users/{username}/passwordless-only", s.admin(s.adminPasswordlessOnly))
 	mux.Handle("GET /admin/methods", s.admin(s.adminMethods))
 	mux.Handle("POST /admin/methods/policy", s.admin(s.adminSavePolicy))
@@ -142,6 +143,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("PUT /api/admin/policy/methods", s.admin(s.apiPutMethodsPolicy))
 	mux.Handle("GET /api/admin/policy/strengths", s.admin(s.apiGetStrengths))
 	mux.Handle("PUT /api/admin/policy/strengths", s.admin(s.apiPutStrengths))
+	mux.Handle("POST /api/admin/groups/{name}/rename", s.admin(s.apiRenameGroup))
 
 	// Conditional Access, the sign-in log, trusted devices (access.go).
 	s.accessRoutes(mux)
