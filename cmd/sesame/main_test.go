@@ -567,3 +567,20 @@ func TestGroupRename(t *testing.T) {
 	// The policy names the new name, so the group is still protected.
 	mustFail(t, run("group", "delete", "emergency"), 1, "Conditional Access policy")
 }
+
+// TestServeArgon2Bounds: argon2id costs out of bounds, by flag or by
+// environment variable, stop the server before it starts, with a message
+// naming the option and its range.
+func TestServeArgon2Bounds(t *testing.T) {
+	dir := t.TempDir()
+	mustFail(t, sesame(t, dir, nil, "serve", "--argon2-memory", "1024"), 1, "--argon2-memory 1024 must be between 8192 and 2097152 KiB")
+	mustFail(t, sesame(t, dir, nil, "serve", "--argon2-iterations", "0"), 1, "--argon2-iterations 0 must be between 1 and 64")
+	mustFail(t, sesame(t, dir, []string{"SESAME_ARGON2_PARALLELISM=100"}, "serve"), 1, "--argon2-parallelism 100 must be between 1 and 64")
+	mustFail(t, sesame(t, dir, nil, "serve", "--argon2-memory", "-5"), 2, "--argon2-memory")
+	r := mustOK(t, sesame(t, dir, nil, "serve", "--help"))
+	for _, want := range []string{"--argon2-memory", "--argon2-iterations", "--argon2-parallelism"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("serve --help lacks %q", want)
+		}
+	}
+}

@@ -122,7 +122,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 	a.Dir = &directory.Service{Store: st, Now: now, GroupUsers: a.groupUsers, GroupRenamed: a.groupRenamed}
 	a.Policies = &methods.Policies{Store: st, Now: now}
 	a.Strengths = &methods.Strengths{Store: st, Now: now}
-	a.Legacy = &methods.Legacy{Store: st, Params: methods.DefaultArgon2, TOTPKey: a.DeriveKey("sesame/totp/v1"), Issuer: rpCfg.Name, Now: now}
+	a.Legacy = &methods.Legacy{Store: st, Params: methods.Argon2FromConfig(cfg), TOTPKey: a.DeriveKey("sesame/totp/v1"), Issuer: rpCfg.Name, Now: now}
 	a.Metadata = &passkey.MetadataStore{Store: st, Now: now}
 	a.TAPs = &methods.TAPs{Store: st, Key: a.DeriveKey("sesame/tap-hmac/v1"), Policy: methods.DefaultTAPPolicy, Now: now, Policies: a.Policies}
 	a.SignIn = &signin.Service{
