@@ -143,6 +143,12 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 		SecureCookies: cfg.SecureCookies(), RateLimit: cfg.RateLimit,
 		Access: a.Access, DeviceKey: a.DeriveKey(deviceKeyPurpose),
 	}
+	if cfg.Database != "" {
+		// Several instances share a PostgreSQL database: so does the
+		// per-address burst budget. One SQLite file has one server, whose
+		// in-process limiter is the whole budget.
+		a.Web.SharedLimits = st
+	}
 	if ost, ok := st.(oidcstore.Store); ok {
 		a.OIDC, err = oidc.New(oidc.Config{
 			Issuer: cfg.URL, Store: st, OIDCStore: ost, Sessions: a.SignIn,
@@ -228,6 +234,11 @@ func (a *App) Sweep(ctx context.Context) {
 	// No rate-limit window is longer than a day.
 	if _, err := a.Store.DeleteHitsBefore(ctx, now.Add(-24*time.Hour)); err != nil {
 		a.Log.WarnContext(ctx, "sweeping old rate-limit counters failed", "err", err)
+	}
+	if a.Config.RateLimit > 0 {
+		if _, err := a.Store.DeleteBucketsBefore(ctx, now.Add(-web.BucketIdle(a.Config.RateLimit))); err != nil {
+			a.Log.WarnContext(ctx, "sweeping idle rate-limit buckets failed", "err", err)
+		}
 	}
 	if n, err := a.Store.DeleteExpiredSessions(ctx, now); err != nil {
 		a.Log.WarnContext(ctx, "sweeping expired sessions failed", "err", err)

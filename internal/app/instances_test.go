@@ -3,6 +3,9 @@ package app_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -140,5 +143,46 @@ func TestConcurrentMethodsPolicySavesOnTwoInstances(t *testing.T) {
 		if err != nil || got.Revision != p.Revision+1 {
 			t.Fatalf("round %d: stored revision %d (%v), want %d", round, got.Revision, err, p.Revision+1)
 		}
+	}
+}
+
+// TestBurstBudgetSharedByInstances: on PostgreSQL the per-address burst
+// budget is one for all instances. With a budget of one request per 100 s
+// (burst 1), the same address gets one request through in total, however
+// it spreads its requests over two instances; each instance alone would
+// let one through.
+func TestBurstBudgetSharedByInstances(t *testing.T) {
+	db := pgtest.Schema(t, pgtest.URL(t), 8)
+	var handlers []http.Handler
+	for range 2 {
+		cfg := config.Defaults()
+		cfg.DataDir, cfg.Database, cfg.RateLimit = t.TempDir(), db, 0.01
+		a, err := app.Open(context.Background(), cfg, app.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		handlers = append(handlers, a.Handler())
+	}
+	post := func(h http.Handler, addr string) int {
+		r := httptest.NewRequest("POST", "/signin/passkey/begin", strings.NewReader(`{}`))
+		r.Header.Set("Content-Type", "application/json")
+		r.RemoteAddr = addr + ":40000"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	through := 0
+	for i := range 6 {
+		if code := post(handlers[i%2], "198.51.100.7"); code != http.StatusTooManyRequests {
+			through++
+		}
+	}
+	if through != 1 {
+		t.Fatalf("%d requests of one address got through two instances, want 1 (the shared burst)", through)
+	}
+	// Another address has its own budget.
+	if code := post(handlers[1], "198.51.100.8"); code == http.StatusTooManyRequests {
+		t.Fatal("another address was limited by the first one's budget")
 	}
 }

@@ -318,6 +318,19 @@ type Store interface {
 	// how many it removed.
 	DeleteHitsBefore(ctx context.Context, cutoff time.Time) (int, error)
 
+	// TakeToken takes one token from the token bucket named key and
+	// reports whether there was one. A bucket holds at most burst tokens,
+	// starts full, and refills at rate tokens per second of now (a now
+	// earlier than the bucket's last take refills nothing and does not
+	// move it back). Refill, take and answer are one atomic step, so
+	// parallel takes from any number of processes never get more tokens
+	// than there are. rate and burst are the caller's to keep the same for
+	// a key. DeleteBucketsBefore forgets buckets last taken from before
+	// cutoff (a bucket idle for burst/rate seconds is full again, so
+	// forgetting it changes no answer) and returns how many.
+	TakeToken(ctx context.Context, key string, rate, burst float64, now time.Time) (bool, error)
+	DeleteBucketsBefore(ctx context.Context, cutoff time.Time) (int, error)
+
 	// Settings: small named values (setup token hash, policies later).
 	// GetSetting of an unknown key is ErrNotFound; PutSetting creates or
 	// replaces.

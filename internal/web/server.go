@@ -62,6 +62,10 @@ type Server struct {
 	// RateLimit is how many sign-in requests per second one address may
 	// make (burst 4x); 0 turns the limit off (load tests on loopback).
 	RateLimit float64
+	// SharedLimits, when set, keeps the per-address limit's budget in the
+	// database, shared by every instance (PostgreSQL); nil keeps it in
+	// this process (SQLite: one server).
+	SharedLimits TokenTaker
 	// Apps is the OpenID provider's app registry (nil when the database
 	// backend cannot store apps); Issuer is the provider's issuer URL.
 	Apps   AppRegistry
@@ -78,7 +82,7 @@ type Server struct {
 // Handler builds the routes with all middleware.
 func (s *Server) Handler() http.Handler {
 	s.pages = loadPages()
-	s.limiters.perSecond = s.RateLimit
+	s.limiters.perSecond, s.limiters.shared = s.RateLimit, s.SharedLimits
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
@@ -195,7 +199,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 func (s *Server) limited(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.RateLimit > 0 {
-			if !s.limiters.allow(clientIP(r), time.Now()) {
+			if !s.limiters.allowCtx(r.Context(), clientIP(r), time.Now()) {
 				s.fail(w, r, methods.ErrTooManyAttempts.WithDetail("per-address request rate exceeded"))
 				return
 			}

@@ -77,3 +77,24 @@ func (s *Store) SwapSetting(ctx context.Context, key string, old, value []byte) 
 	}
 	return nil
 }
+
+// TakeToken is one upsert. Concurrent takes of one key queue on its row
+// lock, and each refills from the state the one before it left (the SET
+// expressions read the row as it was before this update).
+func (s *Store) TakeToken(ctx context.Context, key string, rate, burst float64, now time.Time) (bool, error) {
+	var took bool
+	err := s.queryRow(ctx, `
+		INSERT INTO buckets AS b (key, tokens, updated_at, took) VALUES ($1, $3::float8 - 1, $2, $3::float8 >= 1)
+		ON CONFLICT (key) DO UPDATE SET
+			tokens = LEAST($3::float8, b.tokens + GREATEST(0, $2 - b.updated_at) * $4::float8 / 1000)
+			         - CASE WHEN LEAST($3::float8, b.tokens + GREATEST(0, $2 - b.updated_at) * $4::float8 / 1000) >= 1 THEN 1 ELSE 0 END,
+			updated_at = GREATEST(b.updated_at, $2),
+			took = LEAST($3::float8, b.tokens + GREATEST(0, $2 - b.updated_at) * $4::float8 / 1000) >= 1
+		RETURNING took`,
+		key, now.UnixMilli(), burst, rate).Scan(&took)
+	return took, mapErr(err)
+}
+
+func (s *Store) DeleteBucketsBefore(ctx context.Context, cutoff time.Time) (int, error) {
+	return affected(s.exec(ctx, `DELETE FROM buckets WHERE updated_at < $1`, cutoff.UnixMilli()))
+}

@@ -77,3 +77,23 @@ func (s *Store) SwapSetting(ctx context.Context, key string, old, value []byte) 
 	}
 	return nil
 }
+
+// TakeToken is one upsert under SQLite's write lock; the SET expressions
+// read the row as it was before the update.
+func (s *Store) TakeToken(ctx context.Context, key string, rate, burst float64, now time.Time) (bool, error) {
+	var took bool
+	err := s.write.QueryRowContext(ctx, `
+		INSERT INTO buckets (key, tokens, updated_at, took) VALUES (?1, ?3 - 1, ?2, ?3 >= 1)
+		ON CONFLICT (key) DO UPDATE SET
+			tokens = min(?3, buckets.tokens + max(0, ?2 - buckets.updated_at) * ?4 / 1000.0)
+			         - CASE WHEN min(?3, buckets.tokens + max(0, ?2 - buckets.updated_at) * ?4 / 1000.0) >= 1 THEN 1 ELSE 0 END,
+			updated_at = max(buckets.updated_at, ?2),
+			took = min(?3, buckets.tokens + max(0, ?2 - buckets.updated_at) * ?4 / 1000.0) >= 1
+		RETURNING took`,
+		key, millis(now), burst, rate).Scan(&took)
+	return took, mapErr(err)
+}
+
+func (s *Store) DeleteBucketsBefore(ctx context.Context, cutoff time.Time) (int, error) {
+	return affected(s.write.ExecContext(ctx, `DELETE FROM buckets WHERE updated_at < ?`, millis(cutoff)))
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,6 +106,85 @@ var hitTests = []test{
 		for i, c := range counts {
 			if c != i+1 {
 				t.Fatalf("parallel counts %v, want 1..%d each once", counts, n)
+			}
+		}
+	}},
+}
+
+var bucketTests = []test{
+	{"BurstAndRefill", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		take := func(key string, d time.Duration, want bool) {
+			t.Helper()
+			got, err := s.TakeToken(ctx, key, 0.5, 3, at(d))
+			ok(t, "TakeToken", err)
+			if got != want {
+				t.Fatalf("TakeToken(%s at +%v) = %v, want %v", key, d, got, want)
+			}
+		}
+		// A new bucket is full: burst takes, then none.
+		take("ip", 0, true)
+		take("ip", 0, true)
+		take("ip", 0, true)
+		take("ip", 0, false)
+		take("ip", time.Second, false) // half a token is not a token
+		take("ip", 2*time.Second, true)
+		take("ip", 2*time.Second, false)
+		// Refills stop at burst, however long the bucket was idle.
+		for range 3 {
+			take("ip", time.Hour, true)
+		}
+		take("ip", time.Hour, false)
+		// A clock behind the last take (another instance's) refills nothing
+		// and does not move the bucket back.
+		take("ip", time.Hour-10*time.Second, false)
+		take("ip", time.Hour+2*time.Second, true)
+		// Keys are independent, compared exactly.
+		take("IP", time.Hour, true)
+		take("other", 0, true)
+	}},
+	{"Race", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		took := 0
+		errs := race(racers, func(int) error {
+			got, err := s.TakeToken(ctx, "flood", 1, 5, at(0))
+			if got {
+				mu.Lock()
+				took++
+				mu.Unlock()
+			}
+			return err
+		})
+		for _, err := range errs {
+			ok(t, "TakeToken", err)
+		}
+		if took != 5 {
+			t.Fatalf("%d of %d parallel takes got a token from a bucket of 5", took, racers)
+		}
+	}},
+	{"DeleteBefore", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		for _, key := range []string{"old", "new"} {
+			got, err := s.TakeToken(ctx, key, 1, 1, at(0))
+			ok(t, "TakeToken", err)
+			if !got {
+				t.Fatal("no token in a new bucket")
+			}
+		}
+		_, err := s.TakeToken(ctx, "new", 1, 1, at(time.Minute))
+		ok(t, "TakeToken", err)
+		n, err := s.DeleteBucketsBefore(ctx, at(time.Second))
+		ok(t, "DeleteBucketsBefore", err)
+		if n != 1 {
+			t.Fatalf("DeleteBucketsBefore removed %d, want 1", n)
+		}
+		// The forgotten bucket starts full; the kept one is still empty.
+		for key, want := range map[string]bool{"old": true, "new": false} {
+			got, err := s.TakeToken(ctx, key, 1, 1, at(time.Minute))
+			ok(t, "TakeToken", err)
+			if got != want {
+				t.Errorf("TakeToken(%s) after the sweep = %v, want %v", key, got, want)
 			}
 		}
 	}},
