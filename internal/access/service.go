@@ -591,17 +591,26 @@ func renameIn(list []string, oldName, newName string) ([]string, bool) {
 // RenameGroup rewrites the stored policies that name group oldName to name
 // newName instead, as one saved change (compare-and-set, audited as
 // access.group.rename). Nothing is saved when no policy names it.
+//
+// A policy save landing meanwhile does not fail the rename: the rewrite is
+// made again on the document as it now is (a few times at most).
 func (s *Service) RenameGroup(ctx context.Context, actor audit.Actor, oldName, newName string) (Change, error) {
-	cur, err := s.Document(ctx)
-	if err != nil {
-		return Change{}, err
+	for attempt := 1; ; attempt++ {
+		cur, err := s.Document(ctx)
+		if err != nil {
+			return Change{}, err
+		}
+		if _, changed := RenameGroupIn(cur, oldName, newName); len(changed) == 0 {
+			return Change{Document: cur}, nil
+		}
+		ch, err := s.Update(ctx, actor, cur.Version, func(d *Document) (Audit, error) {
+			next, changed := RenameGroupIn(*d, oldName, newName)
+			*d = next
+			return Audit{"access.group.rename", newName, map[string]any{"group": oldName}, map[string]any{"group": newName, "policies": changed}}, nil
+		})
+		if p := problem.As(err); err != nil && p.Code == ErrStale.Code && attempt < 3 {
+			continue
+		}
+		return ch, err
 	}
-	if _, changed := RenameGroupIn(cur, oldName, newName); len(changed) == 0 {
-		return Change{Document: cur}, nil
-	}
-	return s.Update(ctx, actor, cur.Version, func(d *Document) (Audit, error) {
-		next, changed := RenameGroupIn(*d, oldName, newName)
-		*d = next
-		return Audit{"access.group.rename", newName, map[string]any{"group": oldName}, map[string]any{"group": newName, "policies": changed}}, nil
-	})
 }

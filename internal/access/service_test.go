@@ -445,3 +445,30 @@ func TestRenameGroupIn(t *testing.T) {
 		})
 	}
 }
+
+// TestServiceRenameGroupRetriesAfterAConcurrentSave: a rename is a
+// server-side rewrite, not an admin's stale copy: a policy save landing
+// meanwhile is kept, and the rename is made on top of it.
+func TestServiceRenameGroupRetriesAfterAConcurrentSave(t *testing.T) {
+	ctx := context.Background()
+	st := directoryStore()
+	a, b := newService(st), newService(st)
+	p := basePolicy()
+	p.Users = Users{IncludeGroups: []string{"pilot"}}
+	if _, err := a.PutPolicy(ctx, audit.CLI, p, false); err != nil {
+		t.Fatal(err)
+	}
+	st.beforeSwap = func() {
+		if _, err := b.SetState(ctx, audit.CLI, "P", StateReportOnly); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.addUser("u9", "dora", false, "wave-1") // the directory has the new name
+	if _, err := a.RenameGroup(ctx, audit.CLI, "pilot", "wave-1"); err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := a.Document(ctx)
+	if got := doc.Policies[0]; got.State != StateReportOnly || !slices.Equal(got.Users.IncludeGroups, []string{"wave-1"}) {
+		t.Errorf("after the rename and the concurrent save: %+v", got)
+	}
+}

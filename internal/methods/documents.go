@@ -115,8 +115,20 @@ func (s *Policies) Save(ctx context.Context, actor audit.Actor, p Policy) (Polic
 // newName (method scopes, passkey profiles, campaign) as one saved
 // revision, compare-and-set and audited, and reports whether it named the
 // group at all (nothing is saved when not). It does not check that the
-// groups exist: it follows a rename in the directory, or undoes one.
+// groups exist: it follows a rename in the directory, or undoes one. A
+// save landing meanwhile does not fail it: the rewrite is made again on the
+// policy as it now is (a few times at most).
 func (s *Policies) RenameGroup(ctx context.Context, actor audit.Actor, oldName, newName string) (bool, error) {
+	for attempt := 1; ; attempt++ {
+		changed, err := s.renameGroup(ctx, actor, oldName, newName)
+		if p := problem.As(err); err != nil && p.Code == ErrStalePolicy.Code && attempt < 3 {
+			continue
+		}
+		return changed, err
+	}
+}
+
+func (s *Policies) renameGroup(ctx context.Context, actor audit.Actor, oldName, newName string) (bool, error) {
 	before, beforeRaw, err := s.load(ctx)
 	if err != nil {
 		return false, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -478,5 +479,39 @@ func TestSavesCompareAndSet(t *testing.T) {
 	}
 	if d, err := ss.Load(ctx); err != nil || d.UpdatedBy != "bob" || d.Revision != 1 {
 		t.Fatalf("strengths after the conflict: %+v %v", d, err)
+	}
+}
+
+// TestPoliciesRenameGroup: the rewrite that follows a directory rename is
+// one audited revision, skips a policy that does not name the group, and
+// is made again on top of a save that lands meanwhile.
+func TestPoliciesRenameGroup(t *testing.T) {
+	ctx := context.Background()
+	st := &slipStore{Store: newStore(t)}
+	clk := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	ps := &Policies{Store: st, Now: clk.Now}
+	mustUser(t, st.Store, "bob", "legacy-erp", "admins", "kiosk", "contractors")
+	if _, err := ps.Save(ctx, "alice", legacyPolicy()); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := ps.RenameGroup(ctx, "alice", "sales", "revenue"); changed || err != nil {
+		t.Fatalf("a group the policy does not name: %v %v", changed, err)
+	}
+	st.slip = func() {
+		p, _ := ps.Load(ctx)
+		p.Campaign.Enabled = true
+		if _, err := ps.Save(ctx, "carol", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if changed, err := ps.RenameGroup(ctx, "alice", "legacy-erp", "erp"); !changed || err != nil {
+		t.Fatalf("rename: %v %v", changed, err)
+	}
+	p, err := ps.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Campaign.Enabled || p.Revision != 3 || !slices.Equal(p.ReferencedGroups(), []string{"admins", "contractors", "erp", "kiosk"}) {
+		t.Errorf("after the rename and the concurrent save: revision %d, campaign %v, groups %v", p.Revision, p.Campaign.Enabled, p.ReferencedGroups())
 	}
 }
