@@ -403,12 +403,17 @@ func TestOIDCDiscovery(t *testing.T) {
 	if !slices.Contains(d.Scopes, "groups") || !slices.Contains(d.Claims, "groups") || !slices.Contains(d.Claims, "amr") {
 		t.Errorf("scopes %v / claims %v", d.Scopes, d.Claims)
 	}
-	// The JWKS is served, with the default ES256 key once an app exists.
+	// The JWKS is served, with the current and the next ES256 key.
 	newRelyingParty(t, inst, "grafana", rpOptions{})
 	r = c.get(t, "/oauth2/keys")
 	var jwks jose.JSONWebKeySet
-	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &jwks) != nil || len(jwks.Keys) != 1 || jwks.Keys[0].Algorithm != "ES256" || !jwks.Keys[0].IsPublic() {
+	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &jwks) != nil || len(jwks.Keys) != 2 {
 		t.Errorf("JWKS: %s", r)
+	}
+	for _, k := range jwks.Keys {
+		if k.Algorithm != "ES256" || !k.IsPublic() {
+			t.Errorf("JWKS key %s: %s, public %v", k.KeyID, k.Algorithm, k.IsPublic())
+		}
 	}
 }
 

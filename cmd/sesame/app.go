@@ -210,9 +210,12 @@ func (e *env) keysCmd() *cobra.Command {
 		Use:   "keys",
 		Short: "The keys that sign ID and access tokens",
 		Long: `Sesame signs tokens with ES256 keys (and RS256 for apps registered with
---rs256). Keys are stored encrypted with the server secret, replaced every 30
-days on their own, published in the JWKS a day before they start signing,
-and kept there until the tokens they signed have expired.`,
+--rs256), stored encrypted with the server secret. Each algorithm has a
+current key, which signs, and a next key, published in the JWKS (/oauth2/keys)
+from the moment it is made but signing nothing yet. Every 30 days the next key
+takes over; the key it replaces is retired but stays published until the
+tokens it signed have expired, and a new next key is published. So an app
+that caches the JWKS (Sesame allows 5 minutes) never meets an unknown key.`,
 	}
 	list := &cobra.Command{
 		Use:   "list",
@@ -243,14 +246,19 @@ and kept there until the tokens they signed have expired.`,
 	var immediately, dropOld bool
 	rotate := &cobra.Command{
 		Use:   "rotate",
-		Short: "Start a new signing key now instead of waiting for the schedule",
-		Long: `Add a new signing key. It is published at once and starts signing a minute
-later, when every Sesame instance has seen it; the key it replaces stays
-published until the tokens it signed have expired.
+		Short: "Promote the next signing key now instead of waiting for the schedule",
+		Long: `Promote the next key, which is already published. It starts signing once
+every Sesame instance has seen the change and it has been in the JWKS for at
+least 6 minutes (longer than apps may cache the JWKS); the current key is
+retired and stays published until the tokens it signed have expired, and a
+new next key is published.
 
-If a key may have leaked, use --immediately --drop-old: the new key signs at
-once and the old keys leave the JWKS, so tokens they signed stop verifying
-and people sign in to apps again.`,
+--immediately makes the next key sign at once.
+
+If a key may have leaked, use --immediately --drop-old: every key of the
+algorithm is replaced by a new one that signs at once and the old keys leave
+the JWKS, so tokens they signed stop verifying and people sign in to apps
+again.`,
 		Args: cobra.NoArgs,
 		RunE: e.run(func(cmd *cobra.Command, a *app.App, _ []string) error {
 			p, err := provider(a)
@@ -264,7 +272,11 @@ and people sign in to apps again.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "New %s key %s signs from %s.\n", k.Algorithm, k.ID, when(k.NotBefore))
+			if dropOld {
+				fmt.Fprintf(e.stdout, "New %s key %s signs from %s.\n", k.Algorithm, k.ID, when(k.NotBefore))
+			} else {
+				fmt.Fprintf(e.stdout, "The next %s key %s signs from %s; the current key is retired then.\n", k.Algorithm, k.ID, when(k.NotBefore))
+			}
 			if dropOld {
 				fmt.Fprintln(e.stdout, "The previous keys were removed: tokens they signed no longer verify.")
 			}
@@ -272,7 +284,7 @@ and people sign in to apps again.`,
 		}),
 	}
 	rotate.Flags().StringVar(&alg, "alg", oidc.ES256, "algorithm of the key to replace: ES256 or RS256")
-	rotate.Flags().BoolVar(&immediately, "immediately", false, "sign with the new key at once (a server may sign with the old one for up to 30 seconds more)")
+	rotate.Flags().BoolVar(&immediately, "immediately", false, "the next key signs at once (a server may sign with the old one for up to 30 seconds more)")
 	rotate.Flags().BoolVar(&dropOld, "drop-old", false, "with --immediately: remove the old keys of the algorithm from the JWKS now")
 	c.AddCommand(list, rotate)
 	return c

@@ -72,15 +72,24 @@ func TestAppCommands(t *testing.T) {
 	}
 	mustFail(t, run("app", "rotate-secret", "spa"), 1, "public app has no secret")
 
-	// Keys: the apps' algorithms have keys; a rotation adds a pending one.
+	// Keys: the apps' algorithms have a current and a next key; a rotation
+	// promotes the next one, an immediate one retires the current key.
 	r = mustOK(t, run("keys", "list"), "keys list")
-	if !strings.Contains(r.stdout, "ES256  current") || !strings.Contains(r.stdout, "RS256  current") {
-		t.Errorf("keys list:\n%s", r.stdout)
+	for _, want := range []string{"ES256  current", "ES256  next", "RS256  current", "RS256  next"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("keys list has no %q:\n%s", want, r.stdout)
+		}
 	}
-	mustOK(t, run("keys", "rotate"), "keys rotate")
+	r = mustOK(t, run("keys", "rotate"), "keys rotate")
+	if !strings.Contains(r.stdout, "The next ES256 key") {
+		t.Errorf("keys rotate:\n%s", r.stdout)
+	}
+	mustOK(t, run("keys", "rotate", "--immediately"), "keys rotate --immediately")
 	r = mustOK(t, run("keys", "list"), "keys list")
-	if !strings.Contains(r.stdout, "ES256  pending") {
-		t.Errorf("after rotate:\n%s", r.stdout)
+	for _, want := range []string{"ES256  retired", "ES256  current", "ES256  next"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("after rotate --immediately, no %q:\n%s", want, r.stdout)
+		}
 	}
 	mustFail(t, run("keys", "rotate", "--drop-old"), 2, "--drop-old needs --immediately")
 	mustFail(t, run("keys", "rotate", "--alg", "HS256"), 1, "unsupported signing algorithm")

@@ -46,3 +46,21 @@ func (r appRegistry) DeleteApp(ctx context.Context, actor audit.Actor, clientID 
 func (r appRegistry) RotateAppSecret(ctx context.Context, actor audit.Actor, clientID string) (string, error) {
 	return r.p.RotateAppSecret(ctx, actor, clientID)
 }
+
+// SigningKeys lists the published signing keys (not the expired ones
+// waiting to be pruned).
+func (r appRegistry) SigningKeys(ctx context.Context) ([]web.SigningKeyInfo, error) {
+	keys, err := r.p.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []web.SigningKeyInfo
+	for _, k := range keys {
+		if k.State == "expired" {
+			continue
+		}
+		out = append(out, web.SigningKeyInfo{ID: k.ID, Algorithm: k.Algorithm, State: k.State,
+			NotBefore: k.NotBefore, PublishedUntil: k.PublishedUntil})
+	}
+	return out, nil
+}

@@ -43,6 +43,21 @@ type AppRegistry interface {
 	RotateAppSecret(ctx context.Context, actor audit.Actor, clientID string) (string, error)
 }
 
+// SigningKeyInfo is a token signing key as the console shows it.
+type SigningKeyInfo struct {
+	ID             string
+	Algorithm      string
+	State          string    // next, current, retired
+	NotBefore      time.Time // signs from
+	PublishedUntil time.Time // retired: when it leaves the JWKS
+}
+
+// SigningKeyLister is the part of a registry that lists signing keys; a
+// registry without it shows none.
+type SigningKeyLister interface {
+	SigningKeys(ctx context.Context) ([]SigningKeyInfo, error)
+}
+
 var errNoApps = problem.New(http.StatusNotFound, "apps_unavailable", "Apps cannot be managed here: this database backend does not store them.")
 
 // appsAdmin guards the app pages: admins only, and only where there is a
@@ -66,6 +81,14 @@ func (s *Server) renderApps(w http.ResponseWriter, r *http.Request, status int, 
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if kl, ok := s.Apps.(SigningKeyLister); ok {
+		keys, err := kl.SigningKeys(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		data["Keys"] = keys
 	}
 	data["Title"] = "Apps"
 	data["Apps"] = apps

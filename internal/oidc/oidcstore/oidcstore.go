@@ -176,5 +176,13 @@ type Store interface {
 	// decide to rotate at the same moment add one key, not several.
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	AddSigningKey(ctx context.Context, k SigningKey, ifLatest string) error
+	// PromoteSigningKey brings forward the time the next key (the newest
+	// of its algorithm, published ahead) starts signing: it sets the
+	// NotBefore of key id to notBefore. It is a compare-and-set: unless id
+	// is the newest key of its algorithm, notBefore is before its
+	// NotBefore, and no other key of the algorithm has a NotBefore after
+	// notBefore, it fails with ErrConflict and changes nothing (so of
+	// concurrent promotions exactly one succeeds). Unknown id: ErrNotFound.
+	PromoteSigningKey(ctx context.Context, id string, notBefore time.Time) error
 	DeleteSigningKey(ctx context.Context, id string) error
 }

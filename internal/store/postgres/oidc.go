@@ -345,6 +345,42 @@ func (s *Store) AddSigningKey(ctx context.Context, k oidcstore.SigningKey, ifLat
 	})
 }
 
+// PromoteSigningKey takes the same lock as AddSigningKey, so promotions
+// and additions are one step each among all instances.
+func (s *Store) PromoteSigningKey(ctx context.Context, id string, notBefore time.Time) error {
+	return s.oidcTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE oidc_signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return mapErr(err)
+		}
+		var alg string
+		var current time.Time
+		if err := tx.QueryRow(ctx, `SELECT algorithm, not_before FROM oidc_signing_keys WHERE id = $1`, id).Scan(&alg, &current); err != nil {
+			return mapErr(err)
+		}
+		var latest string
+		if err := tx.QueryRow(ctx, `
+			SELECT id FROM oidc_signing_keys WHERE algorithm = $1
+			ORDER BY not_before DESC, id DESC LIMIT 1`, alg).Scan(&latest); err != nil {
+			return mapErr(err)
+		}
+		nb := ts(notBefore)
+		if latest != id || !nb.Before(current) {
+			return store.ErrConflict
+		}
+		var later int
+		if err := tx.QueryRow(ctx, `
+			SELECT COUNT(*) FROM oidc_signing_keys WHERE algorithm = $1 AND id <> $2 AND not_before > $3`,
+			alg, id, nb).Scan(&later); err != nil {
+			return mapErr(err)
+		}
+		if later > 0 {
+			return store.ErrConflict
+		}
+		_, err := tx.Exec(ctx, `UPDATE oidc_signing_keys SET not_before = $1 WHERE id = $2`, nb, id)
+		return mapErr(err)
+	})
+}
+
 func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 	return mustAffect(s.exec(ctx, `DELETE FROM oidc_signing_keys WHERE id = $1`, id))
 }

@@ -431,6 +431,39 @@ func (s *Store) AddSigningKey(ctx context.Context, k oidcstore.SigningKey, ifLat
 	})
 }
 
+// PromoteSigningKey checks and updates in one write transaction.
+func (s *Store) PromoteSigningKey(ctx context.Context, id string, notBefore time.Time) error {
+	return s.oidcTx(ctx, func(tx *sql.Tx) error {
+		var alg string
+		var current int64
+		err := tx.QueryRowContext(ctx, `SELECT algorithm, not_before FROM oidc_signing_keys WHERE id = ?`, id).Scan(&alg, &current)
+		if err != nil {
+			return mapErr(err)
+		}
+		var latest string
+		if err := tx.QueryRowContext(ctx, `
+			SELECT id FROM oidc_signing_keys WHERE algorithm = ?
+			ORDER BY not_before DESC, id DESC LIMIT 1`, alg).Scan(&latest); err != nil {
+			return mapErr(err)
+		}
+		nb := millis(notBefore)
+		if latest != id || nb >= current {
+			return store.ErrConflict
+		}
+		var later int
+		if err := tx.QueryRowContext(ctx, `
+			SELECT COUNT(*) FROM oidc_signing_keys WHERE algorithm = ? AND id <> ? AND not_before > ?`,
+			alg, id, nb).Scan(&later); err != nil {
+			return mapErr(err)
+		}
+		if later > 0 {
+			return store.ErrConflict
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE oidc_signing_keys SET not_before = ? WHERE id = ?`, nb, id)
+		return mapErr(err)
+	})
+}
+
 func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 	return mustAffect(s.write.ExecContext(ctx, `DELETE FROM oidc_signing_keys WHERE id = ?`, id))
 }
