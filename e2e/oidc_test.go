@@ -729,6 +729,46 @@ func TestOIDCRefusals(t *testing.T) {
 		rp.appError(t, away, f, "invalid_request")
 	})
 
+	t.Run("MissingPKCEConfidential", func(t *testing.T) {
+		// RFC 9700: a confidential app must send PKCE too.
+		requests := inst.countRows(t, "oidc_auth_requests")
+		f := flow{state: randomString()}
+		away, _, _ := c.follow(t, rp.config.AuthCodeURL(f.state))
+		rp.appError(t, away, f, "invalid_request")
+		if d := away.Query().Get("error_description"); !strings.Contains(d, "S256") {
+			t.Errorf("error_description %q does not say what is missing", d)
+		}
+		if !hasReason(inst.appEvents(t, "crm"), store.ResultFailure, "pkce_missing") {
+			t.Errorf("not in the sign-in log")
+		}
+		if n := inst.countRows(t, "oidc_auth_requests"); n != requests {
+			t.Errorf("a refused request was stored: %d requests, had %d", n, requests)
+		}
+
+		// Exempted by an admin: accepted, and the code is redeemed without
+		// a verifier.
+		yes, no := true, false
+		if _, err := inst.App.OIDC.SetApp(context.Background(), audit.CLI, "crm", sesameoidc.AppSettings{AllowMissingPKCE: &yes}); err != nil {
+			t.Fatal(err)
+		}
+		defer inst.App.OIDC.SetApp(context.Background(), audit.CLI, "crm", sesameoidc.AppSettings{AllowMissingPKCE: &no})
+		f = flow{state: randomString()}
+		away, last, _ := c.follow(t, rp.config.AuthCodeURL(f.state))
+		if away == nil {
+			t.Fatalf("exempted app without PKCE stopped at %s", last)
+		}
+		cd := rp.code(t, away, f)
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {cd}, "redirect_uri": {rp.redirect}}
+		if status, body := rp.tokenRequest(t, form, "crm", rp.secret); status != http.StatusOK || body["id_token"] == nil {
+			t.Errorf("exempted app's code exchange: %d %v", status, body)
+		}
+		// Plain stays refused for an exempted app.
+		f = flow{state: randomString()}
+		away, _, _ = c.follow(t, rp.config.AuthCodeURL(f.state, oauth2.SetAuthURLParam("code_challenge", oauth2.GenerateVerifier()),
+			oauth2.SetAuthURLParam("code_challenge_method", "plain")))
+		rp.appError(t, away, f, "invalid_request")
+	})
+
 	// code gets a fresh code for rp.
 	code := func(t *testing.T) (string, flow) {
 		start, f := rp.authURL()

@@ -33,8 +33,15 @@ type Client struct {
 	// this app must meet (the acr value of an authentication strength,
 	// e.g. "phrh"); "" for none beyond what the app asks for.
 	RequiredACR string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// AllowMissingPKCE exempts a confidential app that cannot send PKCE
+	// from the rule that every authorization request carries an S256
+	// code_challenge. Never set for a public app.
+	AllowMissingPKCE bool
+	// BackchannelLogoutURI is where the app receives logout tokens
+	// (OpenID Connect Back-Channel Logout); "" for none.
+	BackchannelLogoutURI string
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
 }
 
 // Authentication is how the user signed in for an authorization request.

@@ -115,13 +115,13 @@ func (s *Store) oidcTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // --- clients ---
 
 const oidcClientColumns = `id, secret_hash, public, redirect_uris, post_logout_redirect_uris,
-	signing_alg, created_at, updated_at, required_acr`
+	signing_alg, created_at, updated_at, required_acr, allow_missing_pkce, backchannel_logout_uri`
 
 func scanOIDCClient(row scanner) (oidcstore.Client, error) {
 	var c oidcstore.Client
 	var redirects, postLogout string
 	var created, updated int64
-	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &redirects, &postLogout, &c.SigningAlg, &created, &updated, &c.RequiredACR)
+	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &redirects, &postLogout, &c.SigningAlg, &created, &updated, &c.RequiredACR, &c.AllowMissingPKCE, &c.BackchannelLogoutURI)
 	if err != nil {
 		return oidcstore.Client{}, mapErr(err)
 	}
@@ -140,9 +140,9 @@ func scanOIDCClient(row scanner) (oidcstore.Client, error) {
 
 func (s *Store) CreateClient(ctx context.Context, c oidcstore.Client) error {
 	_, err := s.write.ExecContext(ctx, `
-		INSERT INTO oidc_clients (`+oidcClientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		INSERT INTO oidc_clients (`+oidcClientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, blob(c.SecretHash), c.Public, encodeList(c.RedirectURIs), encodeList(c.PostLogoutRedirectURIs),
-		c.SigningAlg, millis(c.CreatedAt), millis(c.UpdatedAt), c.RequiredACR)
+		c.SigningAlg, millis(c.CreatedAt), millis(c.UpdatedAt), c.RequiredACR, c.AllowMissingPKCE, c.BackchannelLogoutURI)
 	return mapErr(err)
 }
 
@@ -159,10 +159,11 @@ func (s *Store) ListClients(ctx context.Context) ([]oidcstore.Client, error) {
 func (s *Store) UpdateClient(ctx context.Context, c oidcstore.Client) error {
 	return mustAffect(s.write.ExecContext(ctx, `
 		UPDATE oidc_clients SET secret_hash = ?, public = ?, redirect_uris = ?,
-			post_logout_redirect_uris = ?, signing_alg = ?, updated_at = ?, required_acr = ?
+			post_logout_redirect_uris = ?, signing_alg = ?, updated_at = ?, required_acr = ?,
+			allow_missing_pkce = ?, backchannel_logout_uri = ?
 		WHERE id = ?`,
 		blob(c.SecretHash), c.Public, encodeList(c.RedirectURIs), encodeList(c.PostLogoutRedirectURIs),
-		c.SigningAlg, millis(c.UpdatedAt), c.RequiredACR, c.ID))
+		c.SigningAlg, millis(c.UpdatedAt), c.RequiredACR, c.AllowMissingPKCE, c.BackchannelLogoutURI, c.ID))
 }
 
 // DeleteClient relies on the cascades for the client's requests, grants

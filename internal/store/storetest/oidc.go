@@ -62,6 +62,7 @@ func newOIDCClient(id string) oidcstore.Client {
 		RedirectURIs:           []string{"https://" + id + ".example.com/callback", "https://" + id + ".example.com/other"},
 		PostLogoutRedirectURIs: []string{"https://" + id + ".example.com/"},
 		SigningAlg:             "ES256", RequiredACR: "phrh", CreatedAt: at(0), UpdatedAt: at(time.Second),
+		AllowMissingPKCE: true, BackchannelLogoutURI: "https://" + id + ".example.com/backchannel-logout",
 	}
 }
 
@@ -133,6 +134,7 @@ var oidcClientTests = []oidcTest{
 		b := mustOIDCClient(t, s, "beta")
 		a := newOIDCClient("alpha")
 		a.Public, a.SecretHash, a.PostLogoutRedirectURIs, a.SigningAlg, a.RequiredACR = true, nil, nil, "RS256", ""
+		a.AllowMissingPKCE, a.BackchannelLogoutURI = false, ""
 		ok(t, "CreateClient", s.CreateClient(ctx, a))
 		got, err := s.GetClient(ctx, "alpha")
 		ok(t, "GetClient", err)
@@ -157,6 +159,7 @@ var oidcClientTests = []oidcTest{
 		c.RedirectURIs = []string{"http://localhost:9000/cb"}
 		c.PostLogoutRedirectURIs = nil
 		c.SigningAlg, c.RequiredACR = "RS256", "mfa"
+		c.AllowMissingPKCE, c.BackchannelLogoutURI = false, "http://localhost:9000/logout"
 		c.UpdatedAt = at(time.Hour)
 		ok(t, "UpdateClient", s.UpdateClient(ctx, c))
 		got, err := s.GetClient(ctx, "app")
