@@ -403,12 +403,17 @@ func TestOIDCDiscovery(t *testing.T) {
 	if !slices.Contains(d.Scopes, "groups") || !slices.Contains(d.Claims, "groups") || !slices.Contains(d.Claims, "amr") {
 		t.Errorf("scopes %v / claims %v", d.Scopes, d.Claims)
 	}
-	// The JWKS is served, with the default ES256 key once an app exists.
+	// The JWKS is served, with the current and the next ES256 key.
 	newRelyingParty(t, inst, "grafana", rpOptions{})
 	r = c.get(t, "/oauth2/keys")
 	var jwks jose.JSONWebKeySet
-	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &jwks) != nil || len(jwks.Keys) != 1 || jwks.Keys[0].Algorithm != "ES256" || !jwks.Keys[0].IsPublic() {
+	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &jwks) != nil || len(jwks.Keys) != 2 {
 		t.Errorf("JWKS: %s", r)
+	}
+	for _, k := range jwks.Keys {
+		if k.Algorithm != "ES256" || !k.IsPublic() {
+			t.Errorf("JWKS key %s: %s, public %v", k.KeyID, k.Algorithm, k.IsPublic())
+		}
 	}
 }
 
@@ -721,6 +726,46 @@ func TestOIDCRefusals(t *testing.T) {
 		// A challenge without a method is plain too (RFC 7636 4.3).
 		start = rp.config.AuthCodeURL(f.state, oauth2.SetAuthURLParam("code_challenge", oauth2.GenerateVerifier()))
 		away, _, _ = c.follow(t, start)
+		rp.appError(t, away, f, "invalid_request")
+	})
+
+	t.Run("MissingPKCEConfidential", func(t *testing.T) {
+		// RFC 9700: a confidential app must send PKCE too.
+		requests := inst.countRows(t, "oidc_auth_requests")
+		f := flow{state: randomString()}
+		away, _, _ := c.follow(t, rp.config.AuthCodeURL(f.state))
+		rp.appError(t, away, f, "invalid_request")
+		if d := away.Query().Get("error_description"); !strings.Contains(d, "S256") {
+			t.Errorf("error_description %q does not say what is missing", d)
+		}
+		if !hasReason(inst.appEvents(t, "crm"), store.ResultFailure, "pkce_missing") {
+			t.Errorf("not in the sign-in log")
+		}
+		if n := inst.countRows(t, "oidc_auth_requests"); n != requests {
+			t.Errorf("a refused request was stored: %d requests, had %d", n, requests)
+		}
+
+		// Exempted by an admin: accepted, and the code is redeemed without
+		// a verifier.
+		yes, no := true, false
+		if _, err := inst.App.OIDC.SetApp(context.Background(), audit.CLI, "crm", sesameoidc.AppSettings{AllowMissingPKCE: &yes}); err != nil {
+			t.Fatal(err)
+		}
+		defer inst.App.OIDC.SetApp(context.Background(), audit.CLI, "crm", sesameoidc.AppSettings{AllowMissingPKCE: &no})
+		f = flow{state: randomString()}
+		away, last, _ := c.follow(t, rp.config.AuthCodeURL(f.state))
+		if away == nil {
+			t.Fatalf("exempted app without PKCE stopped at %s", last)
+		}
+		cd := rp.code(t, away, f)
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {cd}, "redirect_uri": {rp.redirect}}
+		if status, body := rp.tokenRequest(t, form, "crm", rp.secret); status != http.StatusOK || body["id_token"] == nil {
+			t.Errorf("exempted app's code exchange: %d %v", status, body)
+		}
+		// Plain stays refused for an exempted app.
+		f = flow{state: randomString()}
+		away, _, _ = c.follow(t, rp.config.AuthCodeURL(f.state, oauth2.SetAuthURLParam("code_challenge", oauth2.GenerateVerifier()),
+			oauth2.SetAuthURLParam("code_challenge_method", "plain")))
 		rp.appError(t, away, f, "invalid_request")
 	})
 
