@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/sesame-idp/sesame/internal/access"
+	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/methods"
 )
 
@@ -112,6 +114,31 @@ func (a *App) groupUsers(ctx context.Context, group string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// groupRenamed rewrites the documents that name a renamed group: the
+// sign-in methods policy (method scopes, passkey profiles, campaign) and
+// the Conditional Access policies. Each save is a compare-and-set; if the
+// second fails, the first is rewritten back, so that when the directory
+// undoes the rename no document is left naming a group that does not
+// exist.
+func (a *App) groupRenamed(ctx context.Context, actor audit.Actor, oldName, newName string) error {
+	methodsChanged, err := a.Policies.RenameGroup(ctx, actor, oldName, newName)
+	if err != nil {
+		return fmt.Errorf("rewriting the sign-in methods policy: %w", err)
+	}
+	if a.Access == nil {
+		return nil
+	}
+	if _, err := a.Access.RenameGroup(ctx, actor, oldName, newName); err != nil {
+		if methodsChanged {
+			if _, undo := a.Policies.RenameGroup(context.WithoutCancel(ctx), actor, newName, oldName); undo != nil {
+				return fmt.Errorf("rewriting the Conditional Access policies: %w (and undoing the methods policy change failed: %v)", err, undo)
+			}
+		}
+		return fmt.Errorf("rewriting the Conditional Access policies: %w", err)
+	}
+	return nil
 }
 
 // countPolicyOutcomes feeds the policy-outcome metric: every policy that

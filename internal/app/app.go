@@ -119,10 +119,10 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 			return ops.DBStats{Open: s.OpenConnections, InUse: s.InUse, Idle: s.Idle, Max: s.MaxOpenConnections}
 		})
 	}
-	a.Dir = &directory.Service{Store: st, Now: now, GroupUsers: a.groupUsers}
+	a.Dir = &directory.Service{Store: st, Now: now, GroupUsers: a.groupUsers, GroupRenamed: a.groupRenamed}
 	a.Policies = &methods.Policies{Store: st, Now: now}
 	a.Strengths = &methods.Strengths{Store: st, Now: now}
-	a.Legacy = &methods.Legacy{Store: st, Params: methods.DefaultArgon2, TOTPKey: a.DeriveKey("sesame/totp/v1"), Issuer: rpCfg.Name, Now: now}
+	a.Legacy = &methods.Legacy{Store: st, Params: methods.Argon2FromConfig(cfg), TOTPKey: a.DeriveKey("sesame/totp/v1"), Issuer: rpCfg.Name, Now: now}
 	a.Metadata = &passkey.MetadataStore{Store: st, Now: now}
 	a.TAPs = &methods.TAPs{Store: st, Key: a.DeriveKey("sesame/tap-hmac/v1"), Policy: methods.DefaultTAPPolicy, Now: now, Policies: a.Policies}
 	a.SignIn = &signin.Service{
@@ -142,6 +142,12 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 		Policies: a.Policies, Strengths: a.Strengths, Legacy: a.Legacy, Metadata: a.Metadata,
 		SecureCookies: cfg.SecureCookies(), RateLimit: cfg.RateLimit,
 		Access: a.Access, DeviceKey: a.DeriveKey(deviceKeyPurpose),
+	}
+	if cfg.Database != "" {
+		// Several instances share a PostgreSQL database: so does the
+		// per-address burst budget. One SQLite file has one server, whose
+		// in-process limiter is the whole budget.
+		a.Web.SharedLimits = st
 	}
 	if ost, ok := st.(oidcstore.Store); ok {
 		a.OIDC, err = oidc.New(oidc.Config{
@@ -228,6 +234,11 @@ func (a *App) Sweep(ctx context.Context) {
 	// No rate-limit window is longer than a day.
 	if _, err := a.Store.DeleteHitsBefore(ctx, now.Add(-24*time.Hour)); err != nil {
 		a.Log.WarnContext(ctx, "sweeping old rate-limit counters failed", "err", err)
+	}
+	if a.Config.RateLimit > 0 {
+		if _, err := a.Store.DeleteBucketsBefore(ctx, now.Add(-web.BucketIdle(a.Config.RateLimit))); err != nil {
+			a.Log.WarnContext(ctx, "sweeping idle rate-limit buckets failed", "err", err)
+		}
 	}
 	if n, err := a.Store.DeleteExpiredSessions(ctx, now); err != nil {
 		a.Log.WarnContext(ctx, "sweeping expired sessions failed", "err", err)

@@ -318,6 +318,19 @@ type Store interface {
 	// how many it removed.
 	DeleteHitsBefore(ctx context.Context, cutoff time.Time) (int, error)
 
+	// TakeToken takes one token from the token bucket named key and
+	// reports whether there was one. A bucket holds at most burst tokens,
+	// starts full, and refills at rate tokens per second of now (a now
+	// earlier than the bucket's last take refills nothing and does not
+	// move it back). Refill, take and answer are one atomic step, so
+	// parallel takes from any number of processes never get more tokens
+	// than there are. rate and burst are the caller's to keep the same for
+	// a key. DeleteBucketsBefore forgets buckets last taken from before
+	// cutoff (a bucket idle for burst/rate seconds is full again, so
+	// forgetting it changes no answer) and returns how many.
+	TakeToken(ctx context.Context, key string, rate, burst float64, now time.Time) (bool, error)
+	DeleteBucketsBefore(ctx context.Context, cutoff time.Time) (int, error)
+
 	// Settings: small named values (setup token hash, policies later).
 	// GetSetting of an unknown key is ErrNotFound; PutSetting creates or
 	// replaces.
@@ -326,6 +339,15 @@ type Store interface {
 	// DeleteSettingIf deletes key only when its value equals value, and
 	// reports whether it did: a compare-and-delete for single-use tokens.
 	DeleteSettingIf(ctx context.Context, key string, value []byte) (bool, error)
+	// SwapSetting is a compare-and-set: it writes value under key only
+	// when the stored value is still old (byte for byte), and otherwise
+	// fails with ErrConflict and changes nothing. A nil old means "not
+	// stored yet": the swap creates the key, and is ErrConflict when it
+	// exists. So a read-modify-write of a document (policies, settings)
+	// made from a copy someone else has since replaced cannot overwrite
+	// their save: of two racing swaps from the same old value exactly one
+	// succeeds.
+	SwapSetting(ctx context.Context, key string, old, value []byte) error
 
 	Close() error
 }

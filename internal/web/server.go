@@ -62,6 +62,10 @@ type Server struct {
 	// RateLimit is how many sign-in requests per second one address may
 	// make (burst 4x); 0 turns the limit off (load tests on loopback).
 	RateLimit float64
+	// SharedLimits, when set, keeps the per-address limit's budget in the
+	// database, shared by every instance (PostgreSQL); nil keeps it in
+	// this process (SQLite: one server).
+	SharedLimits TokenTaker
 	// Apps is the OpenID provider's app registry (nil when the database
 	// backend cannot store apps); Issuer is the provider's issuer URL.
 	Apps   AppRegistry
@@ -78,7 +82,7 @@ type Server struct {
 // Handler builds the routes with all middleware.
 func (s *Server) Handler() http.Handler {
 	s.pages = loadPages()
-	s.limiters.perSecond = s.RateLimit
+	s.limiters.perSecond, s.limiters.shared = s.RateLimit, s.SharedLimits
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
@@ -132,6 +136,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /admin/apps/{id}/rotate-secret", s.appsAdmin(s.adminRotateAppSecret))
 	mux.Handle("POST /admin/apps/{id}/settings", s.appsAdmin(s.adminSetApp))
 	mux.Handle("POST /admin/groups/{name}/delete", s.admin(s.adminDeleteGroup))
+	mux.Handle("POST /admin/groups/{name}/rename", s.admin(s.adminRenameGroup))
 	mux.Handle("POST /admin/users/{username}/passwordless-only", s.admin(s.adminPasswordlessOnly))
 	mux.Handle("GET /admin/methods", s.admin(s.adminMethods))
 	mux.Handle("POST /admin/methods/policy", s.admin(s.adminSavePolicy))
@@ -143,6 +148,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("PUT /api/admin/policy/methods", s.admin(s.apiPutMethodsPolicy))
 	mux.Handle("GET /api/admin/policy/strengths", s.admin(s.apiGetStrengths))
 	mux.Handle("PUT /api/admin/policy/strengths", s.admin(s.apiPutStrengths))
+	mux.Handle("POST /api/admin/groups/{name}/rename", s.admin(s.apiRenameGroup))
 
 	// Conditional Access, the sign-in log, trusted devices (access.go).
 	s.accessRoutes(mux)
@@ -194,7 +200,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 func (s *Server) limited(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.RateLimit > 0 {
-			if !s.limiters.allow(clientIP(r), time.Now()) {
+			if !s.limiters.allowCtx(r.Context(), clientIP(r), time.Now()) {
 				s.fail(w, r, methods.ErrTooManyAttempts.WithDetail("per-address request rate exceeded"))
 				return
 			}

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SignIns", signInTests},
 		{"Audit", auditTests},
 		{"Hits", hitTests},
+		{"Buckets", bucketTests},
 		{"Settings", settingTests},
 		{"Times", timeTests},
 		{"Text", textTests},
