@@ -36,6 +36,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/sesame-idp/sesame/internal/audit"
+	"github.com/sesame-idp/sesame/internal/methods"
 	sesameoidc "github.com/sesame-idp/sesame/internal/oidc"
 	"github.com/sesame-idp/sesame/internal/store"
 )
@@ -565,6 +566,64 @@ func TestOIDCSyncedPasskeyRS256AndPublicApp(t *testing.T) {
 	app = spa.signIn(t, c)
 	if app.claims.Email != "bob@example.com" || app.claims.Name != "" || app.token.RefreshToken != "" {
 		t.Errorf("scopes openid email: claims %+v, refresh token %q", app.claims, app.token.RefreshToken)
+	}
+}
+
+// TestOIDCCustomStrengthACR: an app asks for a custom authentication
+// strength by its ID in acr_values, as for a built-in one. A session that
+// meets it gets a code and an ID token whose acr names the strength; one
+// that does not is sent to sign in again and, if the fresh sign-in still
+// does not meet it, the app gets unmet_authentication_requirements. Values
+// Sesame does not know are ignored (acr_values is voluntary).
+func TestOIDCCustomStrengthACR(t *testing.T) {
+	inst := startSesame(t, sesameOptions{})
+	if _, err := inst.App.Strengths.Save(context.Background(), audit.CLI, methods.StrengthsDoc{Strengths: []methods.Strength{{
+		ID: "device-key", Name: "Device-bound passkey", Combinations: []methods.Combination{{methods.MethodPasskey}}, DeviceBoundOnly: true,
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	rp := newRelyingParty(t, inst, "vault", rpOptions{})
+	dave, bound := inst.onboard(t, "dave", softOptions{})
+	erin, synced := inst.onboard(t, "erin", softOptions{Synced: true})
+	dave.signInWithPasskey(t, bound, "")
+	erin.signInWithPasskey(t, synced, "")
+
+	// A device-bound passkey meets it: the claim names the strength.
+	app := rp.signIn(t, dave, oauth2.SetAuthURLParam("acr_values", "device-key"))
+	if app.claims.ACR != "device-key" || !slices.Contains(app.claims.AMR, "hwk") {
+		t.Errorf("acr_values=device-key, device-bound passkey: acr %q amr %v", app.claims.ACR, app.claims.AMR)
+	}
+	// Unknown values are skipped; in order of preference, the first met wins.
+	if app := rp.signIn(t, dave, oauth2.SetAuthURLParam("acr_values", "urn:example:gold device-key phr")); app.claims.ACR != "device-key" {
+		t.Errorf("acr_values=urn:example:gold device-key phr: acr %q", app.claims.ACR)
+	}
+	if app := rp.signIn(t, dave, oauth2.SetAuthURLParam("acr_values", "phr device-key")); app.claims.ACR != "phrh" {
+		t.Errorf("acr_values=phr device-key: acr %q, want the session's phrh (phr is preferred and met)", app.claims.ACR)
+	}
+	if app := rp.signIn(t, dave, oauth2.SetAuthURLParam("acr_values", "urn:example:gold")); app.claims.ACR != "phrh" {
+		t.Errorf("acr_values of an unknown value only: acr %q, want the session's own", app.claims.ACR)
+	}
+	// A refresh keeps the acr of the sign-in.
+	tok, err := rp.refresh(app.token.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rp.verify(t, tok, ""); got.claims.ACR != "device-key" {
+		t.Errorf("refreshed ID token acr %q, want the sign-in's device-key", got.claims.ACR)
+	}
+
+	// A synced passkey does not: a new sign-in, then a refusal to the app.
+	start, f := rp.authURL(oauth2.SetAuthURLParam("acr_values", "device-key"))
+	_, _, at := erin.follow(t, start)
+	if at == nil || at.Path != "/signin" || at.Query().Get("prompt") != "login" {
+		t.Fatalf("acr_values=device-key with a synced passkey: want a new sign-in, got %v", at)
+	}
+	erin.signInWithPasskey(t, synced, "")
+	away, _, _ := erin.follow(t, inst.URL+at.Query().Get("return_to"))
+	rp.appError(t, away, f, "unmet_authentication_requirements")
+	// ...and it can ask for the custom strength or a built-in one.
+	if app := rp.signIn(t, erin, oauth2.SetAuthURLParam("acr_values", "device-key phr")); app.claims.ACR != "phr" {
+		t.Errorf("acr_values=device-key phr, synced passkey: acr %q", app.claims.ACR)
 	}
 }
 
