@@ -64,6 +64,34 @@ func TestAdminApps(t *testing.T) {
 		t.Fatalf("rotating the secret: %s", r)
 	}
 
+	// The signing keys are listed with their states.
+	list = admin.get(t, "/admin/apps")
+	if !strings.Contains(string(list.Body), `id="signing-keys"`) || !strings.Contains(string(list.Body), `<td class="key-state">next</td>`) ||
+		!strings.Contains(string(list.Body), `<td class="key-state">current</td>`) {
+		t.Errorf("the apps page does not show the signing keys and their states: %s", list)
+	}
+
+	// PKCE exemption and back-channel logout URI, audited; bad input
+	// changes nothing.
+	if r := admin.postForm(t, "/admin/apps/grafana/settings", url.Values{"allow_missing_pkce": {"yes"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("exempting from PKCE: %s", r)
+	}
+	if r := admin.postForm(t, "/admin/apps/grafana/settings", url.Values{"backchannel_logout_uri": {"http://evil.example/logout"}}); r.Status != http.StatusBadRequest {
+		t.Errorf("a bad back-channel logout URI: %s", r)
+	}
+	if r := admin.postForm(t, "/admin/apps/grafana/settings", url.Values{"allow_missing_pkce": {"perhaps"}}); r.Status != http.StatusBadRequest {
+		t.Errorf("a bad PKCE value: %s", r)
+	}
+	if a, _ := inst.App.OIDC.App(t.Context(), "grafana"); !a.AllowMissingPKCE || a.BackchannelLogoutURI != "" {
+		t.Errorf("after the settings: %+v", a)
+	}
+	if list = admin.get(t, "/admin/apps"); !strings.Contains(string(list.Body), "<strong>Not required</strong> (exempted)") {
+		t.Errorf("the page does not say the app is exempted from PKCE")
+	}
+	if r := admin.postForm(t, "/admin/apps/grafana/settings", url.Values{"allow_missing_pkce": {"no"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("requiring PKCE again: %s", r)
+	}
+
 	// Only admins.
 	bob := inst.createUser(t, "bob", false)
 	user := inst.newClient(t)
@@ -87,7 +115,7 @@ func TestAdminApps(t *testing.T) {
 		actions = append(actions, e.Actor+" "+e.Action+" "+e.Target)
 	}
 	joined := strings.Join(actions, "\n")
-	for _, want := range []string{"root app.create grafana", "root app.rotate_secret grafana", "root app.delete grafana"} {
+	for _, want := range []string{"root app.create grafana", "root app.rotate_secret grafana", "root app.update grafana", "root app.delete grafana"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("audit log lacks %q:\n%s", want, joined)
 		}

@@ -159,15 +159,7 @@ func (p *Provider) accessContext(ctx context.Context, r *http.Request, w http.Re
 	for _, g := range groups {
 		c.Groups = append(c.Groups, g.Name)
 	}
-	used := make([]methods.Method, len(sess.Methods))
-	for i, m := range sess.Methods {
-		used[i] = methods.Method(m)
-	}
-	var pk *passkey.Facts
-	if cred != nil && slices.Contains(sess.Methods, string(methods.MethodPasskey)) {
-		f := passkey.FactsOf(*cred)
-		pk = &f
-	}
+	used, pk := satisfiedBy(sess, cred)
 	c.Satisfies = func(id string) bool {
 		s, ok := methods.StrengthByID(id, custom)
 		return ok && methods.Satisfies(s, used, pk)
@@ -236,4 +228,40 @@ func quoteAll(l []string) []string {
 		out[i] = quote(s)
 	}
 	return out
+}
+
+// satisfiedBy is what a session proved, in the terms strengths are made
+// of: the methods used, and the passkey's facts when one was used.
+func satisfiedBy(sess store.Session, cred *store.Credential) ([]methods.Method, *passkey.Facts) {
+	used := make([]methods.Method, len(sess.Methods))
+	for i, m := range sess.Methods {
+		used[i] = methods.Method(m)
+	}
+	var pk *passkey.Facts
+	if cred != nil && slices.Contains(sess.Methods, string(methods.MethodPasskey)) {
+		f := passkey.FactsOf(*cred)
+		pk = &f
+	}
+	return used, pk
+}
+
+// customACR says, for each requested acr value that names a custom
+// authentication strength, whether the session meets it. The strengths are
+// read only when a value is not a built-in class.
+func (p *Provider) customACR(ctx context.Context, values []string, sess store.Session, cred *store.Credential) (map[string]bool, error) {
+	if p.strengths == nil || !slices.ContainsFunc(values, func(v string) bool { return acrLevel(v) == 0 }) {
+		return nil, nil
+	}
+	custom, err := p.strengths(ctx)
+	if err != nil {
+		return nil, err
+	}
+	used, pk := satisfiedBy(sess, cred)
+	out := map[string]bool{}
+	for _, v := range values {
+		if i := slices.IndexFunc(custom, func(s methods.Strength) bool { return s.ID == v }); i >= 0 && acrLevel(v) == 0 {
+			out[v] = methods.Satisfies(custom[i], used, pk)
+		}
+	}
+	return out, nil
 }

@@ -113,11 +113,17 @@ func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar *authReque
 	sess, u, cred, signed := p.session(r)
 	var si *signedIn
 	var as Assurance
+	dem := ar.demands()
 	if signed {
 		as = AssuranceOf(sess, cred)
 		si = &signedIn{UserID: u.ID, AuthTime: sess.AuthTime, ACR: as.ACR}
+		custom, err := p.customACR(ctx, dem.ACRValues, sess, cred)
+		if err != nil {
+			p.internalError(w, r, err)
+			return
+		}
+		si.CustomACR = custom
 	}
-	dem := ar.demands()
 	dem.MinACR = c.rec.RequiredACR
 	d := decide(dem, si, consented, p.now())
 	switch d.Verdict {
@@ -146,7 +152,7 @@ func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar *authReque
 			return
 		}
 		a := oidcstore.Authentication{UserID: u.ID, CredentialID: as.CredentialID, Method: as.Method,
-			AuthTime: sess.AuthTime, AMR: as.AMR, ACR: as.ACR, At: p.now()}
+			AuthTime: sess.AuthTime, AMR: as.AMR, ACR: d.ACR, At: p.now()}
 		if err := p.oidcStore.CompleteAuthRequest(ctx, ar.rec.ID, a); errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 			p.errorPage(w, r, http.StatusBadRequest, "request_gone", "This sign-in request has expired or was already used.")
 			return

@@ -173,14 +173,14 @@ func New(cfg Config) (*Provider, error) {
 	if policy.RotateEvery <= 0 {
 		policy.RotateEvery = 30 * 24 * time.Hour
 	}
-	if policy.PublishAhead <= 0 {
-		policy.PublishAhead = 24 * time.Hour
-	}
-	if policy.PublishAhead > policy.RotateEvery/2 {
-		policy.PublishAhead = policy.RotateEvery / 2
-	}
 	if policy.Propagation <= 0 {
 		policy.Propagation = 2 * keyCacheTTL
+	}
+	if least := JWKSMaxAge + policy.Propagation; policy.PublishAhead < least {
+		policy.PublishAhead = least
+	}
+	if policy.RotateEvery < 2*policy.PublishAhead {
+		policy.RotateEvery = 2 * policy.PublishAhead
 	}
 	if policy.Retain <= 0 {
 		policy.Retain = max(life.IDToken, life.AccessToken) + 10*time.Minute
@@ -326,8 +326,14 @@ func (p *Provider) routes() http.Handler {
 		ctx = context.WithValue(ctx, metaKey, requestMeta{IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 512)})
 		r = r.WithContext(ctx)
 		h := w.Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("Pragma", "no-cache")
+		if r.URL.Path == pathKeys {
+			// Relying parties may cache the JWKS this long: keys are
+			// published at least as long before they sign.
+			h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(JWKSMaxAge/time.Second)))
+		} else {
+			h.Set("Cache-Control", "no-store")
+			h.Set("Pragma", "no-cache")
+		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		switch r.URL.Path {

@@ -22,6 +22,8 @@ type AppInfo struct {
 	PostLogoutRedirectURIs []string
 	SigningAlg             string
 	RequiredACR            string // acr of the strength every sign-in must meet; "" for none
+	AllowMissingPKCE       bool   // exempted from PKCE (confidential apps only)
+	BackchannelLogoutURI   string // "" for none
 	CreatedAt              time.Time
 }
 
@@ -33,6 +35,14 @@ type NewAppForm struct {
 	Public                 bool
 	RS256                  bool
 	Strength               string // a built-in strength ID, "" for none
+	AllowMissingPKCE       bool
+	BackchannelLogoutURI   string
+}
+
+// AppSettingsForm changes an app; nil fields stay as they are.
+type AppSettingsForm struct {
+	AllowMissingPKCE     *bool
+	BackchannelLogoutURI *string
 }
 
 // AppRegistry registers and lists apps; every change is audited by it.
@@ -41,6 +51,22 @@ type AppRegistry interface {
 	AddApp(ctx context.Context, actor audit.Actor, in NewAppForm) (AppInfo, string, error)
 	DeleteApp(ctx context.Context, actor audit.Actor, clientID string) error
 	RotateAppSecret(ctx context.Context, actor audit.Actor, clientID string) (string, error)
+	SetApp(ctx context.Context, actor audit.Actor, clientID string, in AppSettingsForm) (AppInfo, error)
+}
+
+// SigningKeyInfo is a token signing key as the console shows it.
+type SigningKeyInfo struct {
+	ID             string
+	Algorithm      string
+	State          string    // next, current, retired
+	NotBefore      time.Time // signs from
+	PublishedUntil time.Time // retired: when it leaves the JWKS
+}
+
+// SigningKeyLister is the part of a registry that lists signing keys; a
+// registry without it shows none.
+type SigningKeyLister interface {
+	SigningKeys(ctx context.Context) ([]SigningKeyInfo, error)
 }
 
 var errNoApps = problem.New(http.StatusNotFound, "apps_unavailable", "Apps cannot be managed here: this database backend does not store them.")
@@ -67,6 +93,14 @@ func (s *Server) renderApps(w http.ResponseWriter, r *http.Request, status int, 
 		s.fail(w, r, err)
 		return
 	}
+	if kl, ok := s.Apps.(SigningKeyLister); ok {
+		keys, err := kl.SigningKeys(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		data["Keys"] = keys
+	}
 	data["Title"] = "Apps"
 	data["Apps"] = apps
 	data["Issuer"] = s.Issuer
@@ -78,6 +112,8 @@ func appNotice(code string) string {
 	switch code {
 	case "deleted":
 		return "App deleted. Its tokens no longer work."
+	case "updated":
+		return "App updated."
 	}
 	return ""
 }
@@ -103,7 +139,9 @@ func (s *Server) adminAddApp(w http.ResponseWriter, r *http.Request) {
 		Name: strings.TrimSpace(f.Get("name")), RedirectURIs: lines(f.Get("redirect_uris")),
 		PostLogoutRedirectURIs: lines(f.Get("post_logout_redirect_uris")),
 		Public:                 f.Get("public") == "yes", RS256: f.Get("rs256") == "yes",
-		Strength: strings.TrimSpace(f.Get("strength")),
+		Strength:             strings.TrimSpace(f.Get("strength")),
+		AllowMissingPKCE:     f.Get("allow_missing_pkce") == "yes",
+		BackchannelLogoutURI: strings.TrimSpace(f.Get("backchannel_logout_uri")),
 	}
 	app, secret, err := s.Apps.AddApp(r.Context(), adminActor(r), in)
 	if err != nil {
@@ -141,4 +179,41 @@ func (s *Server) adminRotateAppSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.renderApps(w, r, http.StatusOK, map[string]any{"Rotated": id, "Secret": secret})
+}
+
+// adminSetApp changes an app's PKCE exemption or back-channel logout URI;
+// only the fields the form sends change.
+func (s *Server) adminSetApp(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var in AppSettingsForm
+	if v, ok := r.PostForm["allow_missing_pkce"]; ok {
+		switch v[0] {
+		case "yes", "no":
+			b := v[0] == "yes"
+			in.AllowMissingPKCE = &b
+		default:
+			s.fail(w, r, problem.BadRequest("allow_missing_pkce must be yes or no."))
+			return
+		}
+	}
+	if v, ok := r.PostForm["backchannel_logout_uri"]; ok {
+		u := strings.TrimSpace(v[0])
+		in.BackchannelLogoutURI = &u
+	}
+	if in.AllowMissingPKCE == nil && in.BackchannelLogoutURI == nil {
+		s.fail(w, r, problem.BadRequest("Nothing to change."))
+		return
+	}
+	if _, err := s.Apps.SetApp(r.Context(), adminActor(r), r.PathValue("id"), in); err != nil {
+		if p := problem.As(err); p.Status < 500 && p.Status != http.StatusNotFound {
+			s.renderApps(w, r, p.Status, map[string]any{"AppError": p.Message})
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/admin/apps?notice=updated", http.StatusSeeOther)
 }

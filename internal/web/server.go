@@ -134,6 +134,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /admin/apps", s.appsAdmin(s.adminAddApp))
 	mux.Handle("POST /admin/apps/{id}/delete", s.appsAdmin(s.adminDeleteApp))
 	mux.Handle("POST /admin/apps/{id}/rotate-secret", s.appsAdmin(s.adminRotateAppSecret))
+	mux.Handle("POST /admin/apps/{id}/settings", s.appsAdmin(s.adminSetApp))
 	mux.Handle("POST /admin/groups/{name}/delete", s.admin(s.adminDeleteGroup))
 	mux.Handle("POST /admin/groups/{name}/rename", s.admin(s.adminRenameGroup))
 	mux.Handle("POST /admin/users/{username}/passwordless-only", s.admin(s.adminPasswordlessOnly))

@@ -33,8 +33,15 @@ type Client struct {
 	// this app must meet (the acr value of an authentication strength,
 	// e.g. "phrh"); "" for none beyond what the app asks for.
 	RequiredACR string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// AllowMissingPKCE exempts a confidential app that cannot send PKCE
+	// from the rule that every authorization request carries an S256
+	// code_challenge. Never set for a public app.
+	AllowMissingPKCE bool
+	// BackchannelLogoutURI is where the app receives logout tokens
+	// (OpenID Connect Back-Channel Logout); "" for none.
+	BackchannelLogoutURI string
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
 }
 
 // Authentication is how the user signed in for an authorization request.
@@ -176,5 +183,13 @@ type Store interface {
 	// decide to rotate at the same moment add one key, not several.
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	AddSigningKey(ctx context.Context, k SigningKey, ifLatest string) error
+	// PromoteSigningKey brings forward the time the next key (the newest
+	// of its algorithm, published ahead) starts signing: it sets the
+	// NotBefore of key id to notBefore. It is a compare-and-set: unless id
+	// is the newest key of its algorithm, notBefore is before its
+	// NotBefore, and no other key of the algorithm has a NotBefore after
+	// notBefore, it fails with ErrConflict and changes nothing (so of
+	// concurrent promotions exactly one succeeds). Unknown id: ErrNotFound.
+	PromoteSigningKey(ctx context.Context, id string, notBefore time.Time) error
 	DeleteSigningKey(ctx context.Context, id string) error
 }

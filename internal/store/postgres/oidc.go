@@ -42,12 +42,12 @@ func oidcMissingOrConflict(ctx context.Context, q interface {
 // --- clients ---
 
 const oidcClientColumns = `id, secret_hash, public, redirect_uris, post_logout_redirect_uris,
-	signing_alg, created_at, updated_at, required_acr`
+	signing_alg, created_at, updated_at, required_acr, allow_missing_pkce, backchannel_logout_uri`
 
 func scanOIDCClient(row pgx.Row) (oidcstore.Client, error) {
 	var c oidcstore.Client
 	var created, updated time.Time
-	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.SigningAlg, &created, &updated, &c.RequiredACR)
+	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.SigningAlg, &created, &updated, &c.RequiredACR, &c.AllowMissingPKCE, &c.BackchannelLogoutURI)
 	if err != nil {
 		return oidcstore.Client{}, mapErr(err)
 	}
@@ -61,9 +61,9 @@ func scanOIDCClient(row pgx.Row) (oidcstore.Client, error) {
 
 func (s *Store) CreateClient(ctx context.Context, c oidcstore.Client) error {
 	_, err := s.exec(ctx, `
-		INSERT INTO oidc_clients (`+oidcClientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		INSERT INTO oidc_clients (`+oidcClientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		c.ID, blob(c.SecretHash), c.Public, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs),
-		c.SigningAlg, ts(c.CreatedAt), ts(c.UpdatedAt), c.RequiredACR)
+		c.SigningAlg, ts(c.CreatedAt), ts(c.UpdatedAt), c.RequiredACR, c.AllowMissingPKCE, c.BackchannelLogoutURI)
 	return mapErr(err)
 }
 
@@ -79,10 +79,11 @@ func (s *Store) ListClients(ctx context.Context) ([]oidcstore.Client, error) {
 func (s *Store) UpdateClient(ctx context.Context, c oidcstore.Client) error {
 	return mustAffect(s.exec(ctx, `
 		UPDATE oidc_clients SET secret_hash = $1, public = $2, redirect_uris = $3,
-			post_logout_redirect_uris = $4, signing_alg = $5, updated_at = $6, required_acr = $7
-		WHERE id = $8`,
+			post_logout_redirect_uris = $4, signing_alg = $5, updated_at = $6, required_acr = $7,
+			allow_missing_pkce = $8, backchannel_logout_uri = $9
+		WHERE id = $10`,
 		blob(c.SecretHash), c.Public, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs),
-		c.SigningAlg, ts(c.UpdatedAt), c.RequiredACR, c.ID))
+		c.SigningAlg, ts(c.UpdatedAt), c.RequiredACR, c.AllowMissingPKCE, c.BackchannelLogoutURI, c.ID))
 }
 
 // DeleteClient relies on the cascades for the client's requests, grants
@@ -341,6 +342,42 @@ func (s *Store) AddSigningKey(ctx context.Context, k oidcstore.SigningKey, ifLat
 		_, err = tx.Exec(ctx, `
 			INSERT INTO oidc_signing_keys (`+oidcKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 			k.ID, k.Algorithm, blob(k.PrivateKey), blob(k.PublicKey), ts(k.CreatedAt), ts(k.NotBefore))
+		return mapErr(err)
+	})
+}
+
+// PromoteSigningKey takes the same lock as AddSigningKey, so promotions
+// and additions are one step each among all instances.
+func (s *Store) PromoteSigningKey(ctx context.Context, id string, notBefore time.Time) error {
+	return s.oidcTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE oidc_signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return mapErr(err)
+		}
+		var alg string
+		var current time.Time
+		if err := tx.QueryRow(ctx, `SELECT algorithm, not_before FROM oidc_signing_keys WHERE id = $1`, id).Scan(&alg, &current); err != nil {
+			return mapErr(err)
+		}
+		var latest string
+		if err := tx.QueryRow(ctx, `
+			SELECT id FROM oidc_signing_keys WHERE algorithm = $1
+			ORDER BY not_before DESC, id DESC LIMIT 1`, alg).Scan(&latest); err != nil {
+			return mapErr(err)
+		}
+		nb := ts(notBefore)
+		if latest != id || !nb.Before(current) {
+			return store.ErrConflict
+		}
+		var later int
+		if err := tx.QueryRow(ctx, `
+			SELECT COUNT(*) FROM oidc_signing_keys WHERE algorithm = $1 AND id <> $2 AND not_before > $3`,
+			alg, id, nb).Scan(&later); err != nil {
+			return mapErr(err)
+		}
+		if later > 0 {
+			return store.ErrConflict
+		}
+		_, err := tx.Exec(ctx, `UPDATE oidc_signing_keys SET not_before = $1 WHERE id = $2`, nb, id)
 		return mapErr(err)
 	})
 }

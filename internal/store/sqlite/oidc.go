@@ -115,13 +115,13 @@ func (s *Store) oidcTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // --- clients ---
 
 const oidcClientColumns = `id, secret_hash, public, redirect_uris, post_logout_redirect_uris,
-	signing_alg, created_at, updated_at, required_acr`
+	signing_alg, created_at, updated_at, required_acr, allow_missing_pkce, backchannel_logout_uri`
 
 func scanOIDCClient(row scanner) (oidcstore.Client, error) {
 	var c oidcstore.Client
 	var redirects, postLogout string
 	var created, updated int64
-	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &redirects, &postLogout, &c.SigningAlg, &created, &updated, &c.RequiredACR)
+	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &redirects, &postLogout, &c.SigningAlg, &created, &updated, &c.RequiredACR, &c.AllowMissingPKCE, &c.BackchannelLogoutURI)
 	if err != nil {
 		return oidcstore.Client{}, mapErr(err)
 	}
@@ -140,9 +140,9 @@ func scanOIDCClient(row scanner) (oidcstore.Client, error) {
 
 func (s *Store) CreateClient(ctx context.Context, c oidcstore.Client) error {
 	_, err := s.write.ExecContext(ctx, `
-		INSERT INTO oidc_clients (`+oidcClientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		INSERT INTO oidc_clients (`+oidcClientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, blob(c.SecretHash), c.Public, encodeList(c.RedirectURIs), encodeList(c.PostLogoutRedirectURIs),
-		c.SigningAlg, millis(c.CreatedAt), millis(c.UpdatedAt), c.RequiredACR)
+		c.SigningAlg, millis(c.CreatedAt), millis(c.UpdatedAt), c.RequiredACR, c.AllowMissingPKCE, c.BackchannelLogoutURI)
 	return mapErr(err)
 }
 
@@ -159,10 +159,11 @@ func (s *Store) ListClients(ctx context.Context) ([]oidcstore.Client, error) {
 func (s *Store) UpdateClient(ctx context.Context, c oidcstore.Client) error {
 	return mustAffect(s.write.ExecContext(ctx, `
 		UPDATE oidc_clients SET secret_hash = ?, public = ?, redirect_uris = ?,
-			post_logout_redirect_uris = ?, signing_alg = ?, updated_at = ?, required_acr = ?
+			post_logout_redirect_uris = ?, signing_alg = ?, updated_at = ?, required_acr = ?,
+			allow_missing_pkce = ?, backchannel_logout_uri = ?
 		WHERE id = ?`,
 		blob(c.SecretHash), c.Public, encodeList(c.RedirectURIs), encodeList(c.PostLogoutRedirectURIs),
-		c.SigningAlg, millis(c.UpdatedAt), c.RequiredACR, c.ID))
+		c.SigningAlg, millis(c.UpdatedAt), c.RequiredACR, c.AllowMissingPKCE, c.BackchannelLogoutURI, c.ID))
 }
 
 // DeleteClient relies on the cascades for the client's requests, grants
@@ -427,6 +428,39 @@ func (s *Store) AddSigningKey(ctx context.Context, k oidcstore.SigningKey, ifLat
 		_, err = tx.ExecContext(ctx, `
 			INSERT INTO oidc_signing_keys (`+oidcKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 			k.ID, k.Algorithm, blob(k.PrivateKey), blob(k.PublicKey), millis(k.CreatedAt), millis(k.NotBefore))
+		return mapErr(err)
+	})
+}
+
+// PromoteSigningKey checks and updates in one write transaction.
+func (s *Store) PromoteSigningKey(ctx context.Context, id string, notBefore time.Time) error {
+	return s.oidcTx(ctx, func(tx *sql.Tx) error {
+		var alg string
+		var current int64
+		err := tx.QueryRowContext(ctx, `SELECT algorithm, not_before FROM oidc_signing_keys WHERE id = ?`, id).Scan(&alg, &current)
+		if err != nil {
+			return mapErr(err)
+		}
+		var latest string
+		if err := tx.QueryRowContext(ctx, `
+			SELECT id FROM oidc_signing_keys WHERE algorithm = ?
+			ORDER BY not_before DESC, id DESC LIMIT 1`, alg).Scan(&latest); err != nil {
+			return mapErr(err)
+		}
+		nb := millis(notBefore)
+		if latest != id || nb >= current {
+			return store.ErrConflict
+		}
+		var later int
+		if err := tx.QueryRowContext(ctx, `
+			SELECT COUNT(*) FROM oidc_signing_keys WHERE algorithm = ? AND id <> ? AND not_before > ?`,
+			alg, id, nb).Scan(&later); err != nil {
+			return mapErr(err)
+		}
+		if later > 0 {
+			return store.ErrConflict
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE oidc_signing_keys SET not_before = ? WHERE id = ?`, nb, id)
 		return mapErr(err)
 	})
 }

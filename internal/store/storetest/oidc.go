@@ -62,6 +62,7 @@ func newOIDCClient(id string) oidcstore.Client {
 		RedirectURIs:           []string{"https://" + id + ".example.com/callback", "https://" + id + ".example.com/other"},
 		PostLogoutRedirectURIs: []string{"https://" + id + ".example.com/"},
 		SigningAlg:             "ES256", RequiredACR: "phrh", CreatedAt: at(0), UpdatedAt: at(time.Second),
+		AllowMissingPKCE: true, BackchannelLogoutURI: "https://" + id + ".example.com/backchannel-logout",
 	}
 }
 
@@ -133,6 +134,7 @@ var oidcClientTests = []oidcTest{
 		b := mustOIDCClient(t, s, "beta")
 		a := newOIDCClient("alpha")
 		a.Public, a.SecretHash, a.PostLogoutRedirectURIs, a.SigningAlg, a.RequiredACR = true, nil, nil, "RS256", ""
+		a.AllowMissingPKCE, a.BackchannelLogoutURI = false, ""
 		ok(t, "CreateClient", s.CreateClient(ctx, a))
 		got, err := s.GetClient(ctx, "alpha")
 		ok(t, "GetClient", err)
@@ -157,6 +159,7 @@ var oidcClientTests = []oidcTest{
 		c.RedirectURIs = []string{"http://localhost:9000/cb"}
 		c.PostLogoutRedirectURIs = nil
 		c.SigningAlg, c.RequiredACR = "RS256", "mfa"
+		c.AllowMissingPKCE, c.BackchannelLogoutURI = false, "http://localhost:9000/logout"
 		c.UpdatedAt = at(time.Hour)
 		ok(t, "UpdateClient", s.UpdateClient(ctx, c))
 		got, err := s.GetClient(ctx, "app")
@@ -558,6 +561,29 @@ var oidcKeyTests = []oidcTest{
 		dup := newSigningKey("ES256", 2*time.Hour)
 		dup.ID = first.ID
 		wantErr(t, "AddSigningKey(ID in use)", s.AddSigningKey(ctx, dup, later.ID), store.ErrConflict)
+	}},
+	{"Promote", func(t *testing.T, s OIDCStore) {
+		ctx := context.Background()
+		cur := newSigningKey("ES256", 0)
+		ok(t, "AddSigningKey", s.AddSigningKey(ctx, cur, ""))
+		nxt := newSigningKey("ES256", 30*24*time.Hour)
+		ok(t, "AddSigningKey(next)", s.AddSigningKey(ctx, nxt, cur.ID))
+		rs := newSigningKey("RS256", 40*24*time.Hour)
+		ok(t, "AddSigningKey(RS256)", s.AddSigningKey(ctx, rs, ""))
+		wantErr(t, "PromoteSigningKey(unknown)", s.PromoteSigningKey(ctx, "nope", at(time.Minute)), store.ErrNotFound)
+		wantErr(t, "PromoteSigningKey(not the newest)", s.PromoteSigningKey(ctx, cur.ID, at(-time.Minute)), store.ErrConflict)
+		wantErr(t, "PromoteSigningKey(later, not sooner)", s.PromoteSigningKey(ctx, nxt.ID, at(31*24*time.Hour)), store.ErrConflict)
+		wantErr(t, "PromoteSigningKey(before the current key)", s.PromoteSigningKey(ctx, nxt.ID, at(-time.Minute)), store.ErrConflict)
+		ok(t, "PromoteSigningKey", s.PromoteSigningKey(ctx, nxt.ID, at(time.Minute)))
+		wantErr(t, "PromoteSigningKey(again, same time)", s.PromoteSigningKey(ctx, nxt.ID, at(time.Minute)), store.ErrConflict)
+		list, err := s.ListSigningKeys(ctx)
+		ok(t, "ListSigningKeys", err)
+		nxt.NotBefore = at(time.Minute)
+		same(t, "after promotion", list, []oidcstore.SigningKey{cur, nxt, rs})
+
+		// Of concurrent promotions to one time, exactly one succeeds.
+		errs := race(racers, func(int) error { return s.PromoteSigningKey(ctx, rs.ID, at(2*time.Minute)) })
+		exactlyOne(t, "concurrent PromoteSigningKey", errs, store.ErrConflict)
 	}},
 	{"ConcurrentAddExactlyOnce", func(t *testing.T, s OIDCStore) {
 		ctx := context.Background()
