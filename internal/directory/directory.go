@@ -26,6 +26,11 @@ type Service struct {
 	// deleting a break-glass exclusion group would silently put those
 	// accounts under the policy that excluded them.
 	GroupUsers func(ctx context.Context, group string) ([]string, error)
+	// GroupRenamed, when set, is called after a group's row was renamed,
+	// to rewrite every document that names the group (policies name
+	// groups, not IDs, so that their files stay readable). If it fails the
+	// rename is undone, so a policy never names a group that does not exist.
+	GroupRenamed func(ctx context.Context, actor audit.Actor, oldName, newName string) error
 }
 
 var (
@@ -277,6 +282,39 @@ func (d *Service) DeleteGroup(ctx context.Context, actor audit.Actor, name strin
 	}
 	audit.Log(ctx, d.Store, d.Now(), actor, "group.delete", g.Name, nil)
 	return nil
+}
+
+// RenameGroup renames a group; its members follow. A name that is taken
+// is ErrGroupExists and changes nothing.
+func (d *Service) RenameGroup(ctx context.Context, actor audit.Actor, oldName, newName string) (store.Group, error) {
+	g, err := d.Group(ctx, oldName)
+	if err != nil {
+		return g, err
+	}
+	if newName, err = NormalizeGroupName(newName); err != nil {
+		return g, err
+	}
+	if newName == g.Name {
+		return g, nil
+	}
+	if err := d.Store.RenameGroup(ctx, g.ID, newName); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return g, ErrGroupExists
+		}
+		return g, err
+	}
+	if d.GroupRenamed != nil {
+		if err := d.GroupRenamed(ctx, actor, g.Name, newName); err != nil {
+			if undo := d.Store.RenameGroup(context.WithoutCancel(ctx), g.ID, g.Name); undo != nil {
+				return g, fmt.Errorf("%w (and undoing the rename failed: %v)", err, undo)
+			}
+			return g, err
+		}
+	}
+	old := g.Name
+	g.Name = newName
+	audit.Log(ctx, d.Store, d.Now(), actor, "group.rename", g.Name, map[string]string{"before": old, "after": g.Name})
+	return g, nil
 }
 
 // SetMember adds (member true) or removes a user from a group.

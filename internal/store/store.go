@@ -250,6 +250,9 @@ type Store interface {
 	CreateGroup(ctx context.Context, g Group) error
 	GetGroup(ctx context.Context, id string) (Group, error)
 	GetGroupByName(ctx context.Context, name string) (Group, error)
+	// RenameGroup changes a group's name (ErrConflict if taken, ErrNotFound
+	// if no such ID). Memberships follow the ID and are untouched.
+	RenameGroup(ctx context.Context, id, name string) error
 	// GetGroupByExternalID: as GetUserByExternalID. SetGroupExternalID
 	// changes it (ErrConflict when another group has it).
 	GetGroupByExternalID(ctx context.Context, externalID string) (Group, error)

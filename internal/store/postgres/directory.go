@@ -85,6 +85,14 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
 	return mapErr(err)
 }
 
+func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
+	return scanGroup(s.queryRow(ctx, `SELECT `+groupColumns+` FROM groups WHERE id = $1`, id))
+}
+
+func (s *Store) RenameGroup(ctx context.Context, id, name string) error {
+	return mustAffect(s.exec(ctx, `UPDATE groups SET name = $1 WHERE id = $2`, name, id))
+}
+
 func (s *Store) GetGroupByName(ctx context.Context, name string) (store.Group, error) {
 	return scanGroup(s.queryRow(ctx, `SELECT `+groupColumns+` FROM groups WHERE name = $1`, name))
 }
@@ -135,10 +143,6 @@ func (s *Store) ListUserGroups(ctx context.Context, userID string) ([]store.Grou
 // An empty external ID means "not provisioned": it never matches.
 func (s *Store) GetUserByExternalID(ctx context.Context, externalID string) (store.User, error) {
 	return scanUser(s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE external_id = $1 AND external_id <> ''`, externalID))
-}
-
-func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
-	return scanGroup(s.queryRow(ctx, `SELECT `+groupColumns+` FROM groups WHERE id = $1`, id))
 }
 
 func (s *Store) GetGroupByExternalID(ctx context.Context, externalID string) (store.Group, error) {

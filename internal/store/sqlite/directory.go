@@ -86,6 +86,14 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
 	return mapErr(err)
 }
 
+func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
+	return scanGroup(s.read.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM groups WHERE id = ?`, id))
+}
+
+func (s *Store) RenameGroup(ctx context.Context, id, name string) error {
+	return mustAffect(s.write.ExecContext(ctx, `UPDATE groups SET name = ? WHERE id = ?`, name, id))
+}
+
 func (s *Store) GetGroupByName(ctx context.Context, name string) (store.Group, error) {
 	return scanGroup(s.read.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM groups WHERE name = ?`, name))
 }
@@ -136,10 +144,6 @@ func (s *Store) ListUserGroups(ctx context.Context, userID string) ([]store.Grou
 // An empty external ID means "not provisioned": it never matches.
 func (s *Store) GetUserByExternalID(ctx context.Context, externalID string) (store.User, error) {
 	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE external_id = ? AND external_id <> ''`, externalID))
-}
-
-func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
-	return scanGroup(s.read.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM groups WHERE id = ?`, id))
 }
 
 func (s *Store) GetGroupByExternalID(ctx context.Context, externalID string) (store.Group, error) {

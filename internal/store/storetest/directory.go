@@ -251,6 +251,34 @@ var groupTests = []test{
 		dupID := store.Group{ID: g.ID, Name: "Sales", CreatedAt: at(0)}
 		wantErr(t, "CreateGroup(same ID)", s.CreateGroup(ctx, dupID), store.ErrConflict)
 	}},
+	{"GetByIDAndRename", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		alice := mustUser(t, s, "alice")
+		eng, sales := mustGroup(t, s, "eng"), mustGroup(t, s, "sales")
+		ok(t, "AddMember", s.AddMember(ctx, eng.ID, alice.ID))
+		got, err := s.GetGroup(ctx, eng.ID)
+		ok(t, "GetGroup", err)
+		same(t, "GetGroup", got, eng)
+		_, err = s.GetGroup(ctx, store.NewID())
+		wantErr(t, "GetGroup(unknown)", err, store.ErrNotFound)
+
+		ok(t, "RenameGroup", s.RenameGroup(ctx, eng.ID, "engineering"))
+		_, err = s.GetGroupByName(ctx, "eng")
+		wantErr(t, "GetGroupByName(old name)", err, store.ErrNotFound)
+		got, err = s.GetGroupByName(ctx, "engineering")
+		ok(t, "GetGroupByName(new name)", err)
+		eng.Name = "engineering"
+		same(t, "renamed group", got, eng)
+		members, err := s.ListMembers(ctx, eng.ID)
+		ok(t, "ListMembers", err)
+		same(t, "members after rename", members, []store.User{alice})
+
+		wantErr(t, "RenameGroup(taken name)", s.RenameGroup(ctx, eng.ID, "sales"), store.ErrConflict)
+		got, err = s.GetGroup(ctx, sales.ID)
+		ok(t, "GetGroup(sales)", err)
+		same(t, "group whose name was asked for", got, sales)
+		wantErr(t, "RenameGroup(unknown)", s.RenameGroup(ctx, store.NewID(), "x"), store.ErrNotFound)
+	}},
 	{"ListOrderedByName", func(t *testing.T, s store.Store) {
 		ctx := context.Background()
 		list, err := s.ListGroups(ctx)
