@@ -22,7 +22,9 @@ type Error struct {
 	Detail   string
 }
 
-func (e *Error) Error() string { return "scim " + strconv.Itoa(e.Status) + " " + e.SCIMType + ": " + e.Detail }
+func (e *Error) Error() string {
+	return "scim " + strconv.Itoa(e.Status) + " " + e.SCIMType + ": " + e.Detail
+}
 
 func errInvalidFilter(d string) *Error { return &Error{http.StatusBadRequest, "invalidFilter", d} }
 func errInvalidPath(d string) *Error   { return &Error{http.StatusBadRequest, "invalidPath", d} }
