@@ -750,7 +750,9 @@ func timestamp(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(time.RFC3339Nano)
+	// What the store keeps: milliseconds, so a version computed from a
+	// value just written equals the one computed after reading it back.
+	return t.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano)
 }
 
 type email struct {
