@@ -107,7 +107,7 @@ func (s *Server) schemaList() []map[string]any {
 		attr("members", "complex", map[string]any{"multiValued": true, "subAttributes": memberSubs("User")}),
 	}
 	return []map[string]any{
-		{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Schema"}, "id": UserSchema, "name": "User", "description": "User Account",
+		{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Schema"}, "id": UserSchema, "name": "User", "description": "User Account. Other core User attributes (title, locale, phoneNumbers, addresses, ...) are accepted and dropped; attributes outside the core schema, the enterprise extension and password are refused.",
 			"attributes": user, "meta": map[string]any{"resourceType": "Schema", "location": s.BaseURL + "/Schemas/" + UserSchema}},
 		{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Schema"}, "id": GroupSchema, "name": "Group", "description": "Group",
 			"attributes": group, "meta": map[string]any{"resourceType": "Schema", "location": s.BaseURL + "/Schemas/" + GroupSchema}},

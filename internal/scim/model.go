@@ -155,9 +155,27 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 	}
 }
 
+// notKept are the attributes of the core User schema (RFC 7643 section
+// 4.1) that Sesame has no place for. Provisioning clients send several by
+// default (Entra ID: title, preferredLanguage, addresses, phoneNumbers;
+// Okta: locale), so they are accepted and dropped rather than failing
+// every request; they are not in /Schemas, and are never returned.
+// Attributes outside the schema are refused.
+var notKept = map[string]bool{
+	"nickname": true, "profileurl": true, "title": true, "usertype": true, "preferredlanguage": true,
+	"locale": true, "timezone": true, "phonenumbers": true, "ims": true, "photos": true,
+	"addresses": true, "entitlements": true, "roles": true, "x509certificates": true,
+}
+
 // setUserAttr applies an add or replace of one attribute path.
 func setUserAttr(m *userModel, p Path, raw json.RawMessage, op string) error {
 	var err error
+	if notKept[p.Attr] {
+		return nil
+	}
+	if p.Attr == "password" {
+		return errInvalidValue("Sesame keeps no passwords: people sign in with passkeys. Turn off password sync for this client.")
+	}
 	noSub := p.Filter == nil && p.Sub == ""
 	switch {
 	case p.Attr == "username" && noSub:
@@ -256,6 +274,7 @@ func emailFromList(raw json.RawMessage) (string, error) {
 // removeUserAttr applies a remove.
 func removeUserAttr(m *userModel, p Path) error {
 	switch {
+	case notKept[p.Attr]:
 	case p.Attr == "externalid" && p.Filter == nil && p.Sub == "":
 		m.ExternalID = ""
 	case p.Attr == "displayname" && p.Filter == nil && p.Sub == "":
