@@ -56,6 +56,11 @@ type Config struct {
 	// Warmup runs the load without measuring (connections, caches, the
 	// database's pages), then Duration is measured.
 	Warmup, Duration time.Duration
+	// MinSignIns, when positive, extends the measured window past Duration
+	// until that many sign-ins have completed in it, so that a short run
+	// on a slow or busy machine still measures something. A failure ends
+	// the extension: more time would not make a broken server pass.
+	MinSignIns int64
 	// Progress receives a line every ProgressEvery while the load runs.
 	Progress      io.Writer
 	ProgressEvery time.Duration
@@ -138,11 +143,21 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	end := time.NewTimer(cfg.Duration)
 	tick := time.NewTicker(cfg.ProgressEvery)
 	lastOK, lastTick := int64(0), start
+	var overtime <-chan time.Time
 loop:
 	for {
 		select {
 		case <-end.C:
-			break loop
+			if r.ok.Load() >= cfg.MinSignIns || r.failed.Load() > 0 {
+				break loop
+			}
+			t := time.NewTicker(10 * time.Millisecond)
+			defer t.Stop()
+			overtime = t.C
+		case <-overtime:
+			if r.ok.Load() >= cfg.MinSignIns || r.failed.Load() > 0 {
+				break loop
+			}
 		case <-ctx.Done():
 			break loop
 		case now := <-tick.C:
