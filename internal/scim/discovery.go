@@ -102,7 +102,7 @@ func (s *Server) schemaList() []map[string]any {
 	}
 	group := []map[string]any{
 		attr("displayName", "string", map[string]any{"required": true, "uniqueness": "server", "caseExact": true,
-			"description": "1 to 64 characters; renaming rewrites the Conditional Access policies that name the group"}),
+			"description": "1 to 64 characters; changing it renames the group (its id and members stay)"}),
 		attr("externalId", "string", map[string]any{"caseExact": true, "uniqueness": "server"}),
 		attr("members", "complex", map[string]any{"multiValued": true, "subAttributes": memberSubs("User")}),
 	}
