@@ -102,3 +102,34 @@ func TestDecodePatchRefusals(t *testing.T) {
 		t.Errorf("remove with a blank path: %v", err)
 	}
 }
+
+// FuzzDecode: whatever a client sends, decoding and patching return a
+// value or a SCIM error, never panic or another kind of error.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"schemas":["` + UserSchema + `"],"userName":"a","emails":[{"value":"a@b.c","primary":true}],"name":{"givenName":"A"}}`,
+		`{"schemas":["` + GroupSchema + `"],"displayName":"g","members":[{"value":"x"}]}`,
+		`{"schemas":["` + PatchOpSchema + `"],"Operations":[{"op":"remove","path":"members[value eq \"x\"]"},{"op":"add","value":{"active":"False"}}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		check := func(err error) {
+			if _, ok := err.(*Error); err != nil && !ok {
+				t.Fatalf("error of another type: %v", err)
+			}
+		}
+		_, err := decodeUser(b)
+		check(err)
+		_, err = decodeGroup(b)
+		check(err)
+		if ops, err := decodePatch(b); err == nil {
+			_, err = patchUser(userModel{UserName: "a", Active: true}, ops)
+			check(err)
+			_, err = patchGroup(groupModel{DisplayName: "g", Members: []string{"x"}}, ops)
+			check(err)
+		} else {
+			check(err)
+		}
+	})
+}
