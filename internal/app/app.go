@@ -30,6 +30,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/oidc/oidcstore"
 	"github.com/sesame-idp/sesame/internal/ops"
 	"github.com/sesame-idp/sesame/internal/passkey"
+	"github.com/sesame-idp/sesame/internal/scim"
 	"github.com/sesame-idp/sesame/internal/signin"
 	"github.com/sesame-idp/sesame/internal/store"
 	"github.com/sesame-idp/sesame/internal/store/sqlite"
@@ -66,6 +67,9 @@ type App struct {
 	// Access is Conditional Access: policies, named locations, the
 	// country database, retention of the sign-in log.
 	Access *access.Service
+	// SCIM is the provisioning service at /scim/v2 and its bearer tokens.
+	SCIM       *scim.Server
+	SCIMTokens *scim.Tokens
 
 	secret []byte
 }
@@ -149,6 +153,11 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 		// in-process limiter is the whole budget.
 		a.Web.SharedLimits = st
 	}
+	a.SCIMTokens = &scim.Tokens{Store: st, Now: now}
+	a.SCIM = &scim.Server{
+		Store: st, Dir: a.Dir, Renamer: a.Dir, Tokens: a.SCIMTokens,
+		BaseURL: strings.TrimSuffix(cfg.URL, "/") + scim.Prefix, Log: log, Now: now,
+	}
 	if ost, ok := st.(oidcstore.Store); ok {
 		a.OIDC, err = oidc.New(oidc.Config{
 			Issuer: cfg.URL, Store: st, OIDCStore: ost, Sessions: a.SignIn,
@@ -198,6 +207,8 @@ func (a *App) Handler() http.Handler {
 		// The registration campaign stands in front of the continue step.
 		mux.Handle(oidc.PathPrefix, a.Web.CampaignGate(oidc.PathContinue, h))
 	}
+	// Provisioning clients (HR systems, Entra ID, Okta) with bearer tokens.
+	mux.Handle(scim.Prefix+"/", a.SCIM.Handler())
 	mux.Handle("/", a.Web.Handler())
 	return ops.RequestID(a.Metrics.Instrument(mux))
 }

@@ -86,6 +86,7 @@ type NewUser struct {
 	Email       string
 	DisplayName string
 	Admin       bool
+	ExternalID  string // a provisioning client's ID for the user (SCIM externalId)
 }
 
 // CreateUser validates and creates a user.
@@ -104,6 +105,9 @@ func (d *Service) CreateUser(ctx context.Context, actor audit.Actor, in NewUser)
 	if u.DisplayName == "" {
 		u.DisplayName = u.Username
 	}
+	if u.ExternalID, err = NormalizeExternalID(in.ExternalID); err != nil {
+		return u, err
+	}
 	now := d.Now()
 	u.ID, u.Admin, u.CreatedAt, u.UpdatedAt = store.NewID(), in.Admin, now, now
 	if err := d.Store.CreateUser(ctx, u); err != nil {
@@ -112,7 +116,7 @@ func (d *Service) CreateUser(ctx context.Context, actor audit.Actor, in NewUser)
 		}
 		return u, err
 	}
-	audit.Log(ctx, d.Store, now, actor, "user.create", u.Username, map[string]any{"email": u.Email, "name": u.DisplayName, "admin": u.Admin})
+	audit.Log(ctx, d.Store, now, actor, "user.create", u.Username, map[string]any{"email": u.Email, "name": u.DisplayName, "admin": u.Admin, "external_id": u.ExternalID})
 	return u, nil
 }
 

@@ -77,10 +77,13 @@ type User struct {
 	Username    string // unique, stored lower-case
 	Email       string // unique when set, stored lower-case
 	DisplayName string
-	Disabled    bool
-	Admin       bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// ExternalID is the provisioning client's identifier (SCIM externalId),
+	// unique when set, compared exactly; "" when not provisioned.
+	ExternalID string
+	Disabled   bool
+	Admin      bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Group is a named set of users (no nesting).
@@ -88,7 +91,17 @@ type Group struct {
 	ID          string
 	Name        string // unique
 	Description string
+	ExternalID  string // as for User: unique when set, "" when not provisioned
 	CreatedAt   time.Time
+}
+
+// SCIMToken is a bearer token a provisioning client (an HR system, Entra ID,
+// Okta) uses on /scim/v2. Only a hash of the token is kept.
+type SCIMToken struct {
+	Name      string // unique, chosen by the operator
+	Hash      []byte
+	CreatedBy string
+	CreatedAt time.Time
 }
 
 // Credential is a registered passkey.
@@ -227,6 +240,9 @@ type Store interface {
 	CountUsers(ctx context.Context, adminsOnly bool) (int, error)
 	UpdateUser(ctx context.Context, u User) error // by ID; all mutable fields
 	DeleteUser(ctx context.Context, id string) error
+	// GetUserByExternalID finds the user a provisioning client knows by
+	// that external ID ("" never matches).
+	GetUserByExternalID(ctx context.Context, externalID string) (User, error)
 
 	// Groups. Names are unique (ErrConflict), compared exactly. Membership
 	// operations are idempotent; AddMember with an unknown group or user is
@@ -237,12 +253,22 @@ type Store interface {
 	// RenameGroup changes a group's name (ErrConflict if taken, ErrNotFound
 	// if no such ID). Memberships follow the ID and are untouched.
 	RenameGroup(ctx context.Context, id, name string) error
+	// GetGroupByExternalID: as GetUserByExternalID. SetGroupExternalID
+	// changes it (ErrConflict when another group has it).
+	GetGroupByExternalID(ctx context.Context, externalID string) (Group, error)
+	SetGroupExternalID(ctx context.Context, id, externalID string) error
 	ListGroups(ctx context.Context) ([]Group, error) // ordered by name
 	DeleteGroup(ctx context.Context, id string) error
 	AddMember(ctx context.Context, groupID, userID string) error
 	RemoveMember(ctx context.Context, groupID, userID string) error
 	ListMembers(ctx context.Context, groupID string) ([]User, error)    // ordered by username
 	ListUserGroups(ctx context.Context, userID string) ([]Group, error) // ordered by name
+
+	// SCIM bearer tokens. Names are unique (ErrConflict); DeleteSCIMToken
+	// of an unknown name is ErrNotFound. ListSCIMTokens is ordered by name.
+	CreateSCIMToken(ctx context.Context, t SCIMToken) error
+	ListSCIMTokens(ctx context.Context) ([]SCIMToken, error)
+	DeleteSCIMToken(ctx context.Context, name string) error
 
 	// Credentials. CredentialID is unique across all users (ErrConflict).
 	CreateCredential(ctx context.Context, c Credential) error
