@@ -416,3 +416,73 @@ func expectPage(t testing.TB, r response, status int, code string) {
 		t.Fatalf("want HTTP %d with %q, got %s", status, code, r)
 	}
 }
+
+// The admin JSON API and console manage SAML apps; bad input is refused
+// with a clear error and changes nothing.
+func TestSAMLAppsAPIAndConsole(t *testing.T) {
+	inst := startSesame(t, sesameOptions{})
+	admin := inst.createUser(t, "root", true)
+	c := inst.newClient(t)
+	c.signInWithTAP(t, "root", inst.issueTAP(t, admin, 0, false))
+
+	r := c.postJSON(t, "/api/admin/saml-apps", map[string]string{"name": "wiki", "acs_url": "https://wiki.example.com/acs",
+		"entity_id": "https://wiki.example.com/saml", "nameid_format": "persistent", "strength": "phishing-resistant-mfa"})
+	if r.Status != http.StatusCreated || !bytes.Contains(r.Body, []byte(`"entity_id":"https://wiki.example.com/saml"`)) {
+		t.Fatalf("create: %s", r)
+	}
+	r = c.get(t, "/api/admin/saml-apps")
+	if r.Status != http.StatusOK || !bytes.Contains(r.Body, []byte(`"name":"wiki"`)) || !bytes.Contains(r.Body, []byte(inst.URL+"/saml/metadata")) {
+		t.Fatalf("list: %s", r)
+	}
+	if r = c.get(t, "/api/admin/saml-apps/wiki"); r.Status != http.StatusOK || !bytes.Contains(r.Body, []byte(`"required_acr":"phr"`)) {
+		t.Fatalf("get: %s", r)
+	}
+	if r = c.do(t, http.MethodPut, "/api/admin/saml-apps/wiki/strength", "application/json", []byte(`{"strength":"mfa"}`)); r.Status != http.StatusOK {
+		t.Fatalf("set strength: %s", r)
+	}
+
+	before := inst.snapshot(t)
+	for _, body := range []string{
+		`{"name":"x"}`,
+		`{"name":"x","acs_url":"https://x.example.com/acs","entity_id":"x","colour":"red"}`,
+		`{"name":"x","metadata":"<EntityDescriptor"}`,
+		`{"name":"dup","acs_url":"https://wiki.example.com/acs","entity_id":"https://wiki.example.com/saml"}`,
+		`not json`,
+	} {
+		r := c.postJSON(t, "/api/admin/saml-apps", []byte(body))
+		if r.Status < 400 || r.Status >= 500 || r.errorCode() == "" {
+			t.Errorf("POST %s: want a 4xx with a code, got %s", body, r)
+		}
+	}
+	if r = c.get(t, "/api/admin/saml-apps/nope"); r.Status != http.StatusNotFound || r.errorCode() != "unknown_app" {
+		t.Errorf("unknown app: %s", r)
+	}
+	inst.assertUnchanged(t, before)
+
+	// Console.
+	r = c.get(t, "/admin/saml-apps")
+	if r.Status != http.StatusOK || !bytes.Contains(r.Body, []byte(`data-app="wiki"`)) {
+		t.Fatalf("console: %s", r)
+	}
+	r = c.postForm(t, "/admin/saml-apps", url.Values{"name": {"crm"}, "acs_url": {"https://crm.example.com/acs"}, "entity_id": {"crm"}})
+	if r.Status != http.StatusOK || !bytes.Contains(r.Body, []byte(`id="saml-app-added"`)) {
+		t.Fatalf("console add: %s", r)
+	}
+	r = c.postForm(t, "/admin/saml-apps", url.Values{"name": {"bad"}, "metadata": {"<nope"}})
+	if r.Status != http.StatusBadRequest || !bytes.Contains(r.Body, []byte(`id="app-error"`)) {
+		t.Fatalf("console bad metadata: %s", r)
+	}
+	if r = c.postForm(t, "/admin/saml-apps/crm/delete", nil); r.Status != http.StatusSeeOther {
+		t.Fatalf("console delete: %s", r)
+	}
+	if r = c.do(t, http.MethodDelete, "/api/admin/saml-apps/wiki", "", nil); r.Status != http.StatusNoContent {
+		t.Fatalf("API delete: %s", r)
+	}
+	if r = c.get(t, "/api/admin/saml-apps"); !bytes.Contains(r.Body, []byte(`"apps":[]`)) {
+		t.Errorf("after deletes: %s", r)
+	}
+	// Non-admins are kept out.
+	if r = inst.newClient(t).get(t, "/api/admin/saml-apps"); r.Status != http.StatusUnauthorized && r.Status != http.StatusForbidden {
+		t.Errorf("anonymous API access: %s", r)
+	}
+}

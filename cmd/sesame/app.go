@@ -138,7 +138,7 @@ an https:// URL Sesame fetches) or with --saml-acs and --saml-entity-id;
 				return err
 			}
 			ap, err := p.App(cmd.Context(), args[0])
-			if errors.Is(err, oidc.ErrUnknownApp) && a.SAML != nil {
+			if unknownOIDCApp(err) && a.SAML != nil {
 				return e.showSAMLApp(cmd, a, args[0])
 			}
 			if err != nil {
@@ -178,7 +178,7 @@ an https:// URL Sesame fetches) or with --saml-acs and --saml-entity-id;
 				return err
 			}
 			ap, err := p.SetRequiredStrength(cmd.Context(), audit.CLI, args[0], args[1])
-			if errors.Is(err, oidc.ErrUnknownApp) && a.SAML != nil {
+			if unknownOIDCApp(err) && a.SAML != nil {
 				sa, serr := a.SAML.SetRequiredStrength(cmd.Context(), audit.CLI, args[0], args[1])
 				if serr != nil {
 					return serr
@@ -208,7 +208,7 @@ an https:// URL Sesame fetches) or with --saml-acs and --saml-entity-id;
 				return err
 			}
 			err = p.DeleteApp(cmd.Context(), audit.CLI, args[0])
-			if errors.Is(err, oidc.ErrUnknownApp) && a.SAML != nil {
+			if unknownOIDCApp(err) && a.SAML != nil {
 				if err := a.SAML.DeleteApp(cmd.Context(), audit.CLI, args[0]); err != nil {
 					return err
 				}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/sesame-idp/sesame/internal/app"
 	"github.com/sesame-idp/sesame/internal/audit"
+	"github.com/sesame-idp/sesame/internal/oidc"
+	"github.com/sesame-idp/sesame/internal/problem"
 	"github.com/sesame-idp/sesame/internal/samlidp"
 )
 
@@ -68,4 +70,10 @@ func (e *env) showSAMLApp(cmd *cobra.Command, a *app.App, name string) error {
 	fmt.Fprintf(tw, "IdP SSO:\t%s\n", ep.SSO)
 	fmt.Fprintf(tw, "IdP SLO:\t%s\n", ep.SLO)
 	return tw.Flush()
+}
+
+// unknownOIDCApp reports whether err is the OpenID provider's "no such app"
+// (the name may then be a SAML app's).
+func unknownOIDCApp(err error) bool {
+	return err != nil && problem.As(err).Code == oidc.ErrUnknownApp.Code
 }
