@@ -285,6 +285,16 @@ func TestSAMLServiceProvider(t *testing.T) {
 		unsigned.SignatureMethod = ""
 		path, _ = redirectRequest(t, &unsigned, "")
 		expectPage(t, c.get(t, path), http.StatusBadRequest, "bad_signature")
+		// Made for another identity provider (signed Destination elsewhere).
+		req, err := signer.MakeAuthenticationRequest("https://elsewhere.example.com/sso", saml.HTTPRedirectBinding, saml.HTTPPostBinding)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := req.Redirect("", signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectPage(t, c.get(t, samlidp.PathSSO+"?"+u.RawQuery), http.StatusBadRequest, "wrong_destination")
 		// Signed with a key the SP did not register.
 		impostor := newSP(t, inst, "hr", true)
 		path, _ = redirectRequest(t, impostor, "")
@@ -484,5 +494,25 @@ func TestSAMLAppsAPIAndConsole(t *testing.T) {
 	// Non-admins are kept out.
 	if r = inst.newClient(t).get(t, "/api/admin/saml-apps"); r.Status != http.StatusUnauthorized && r.Status != http.StatusForbidden {
 		t.Errorf("anonymous API access: %s", r)
+	}
+}
+
+// The unauthenticated SAML endpoints share the sign-in rate limit.
+func TestSAMLRateLimited(t *testing.T) {
+	inst := startSesame(t, sesameOptions{RateLimit: 0.001}) // a burst of one, then one per 1000 s
+	c := inst.newClient(t)
+	limited := false
+	for range 20 {
+		r := c.get(t, samlidp.PathSSO+"?SAMLRequest=x")
+		if r.Status == http.StatusTooManyRequests {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Fatal("20 SSO requests from one address were never limited")
+	}
+	if r := c.get(t, samlidp.PathMetadata); r.Status != http.StatusOK {
+		t.Errorf("the metadata is not rate-limited: %s", r)
 	}
 }
