@@ -351,6 +351,46 @@ func TestSAMLServiceProvider(t *testing.T) {
 		expectPage(t, fresh.get(t, back), http.StatusBadRequest, "request_gone")
 	})
 
+	t.Run("ForceAuthnAndIsPassive", func(t *testing.T) {
+		yes := true
+		req, err := wiki.MakeAuthenticationRequest(wiki.GetSSOBindingLocation(saml.HTTPRedirectBinding), saml.HTTPRedirectBinding, saml.HTTPPostBinding)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ForceAuthn = &yes
+		u, _ := req.Redirect("", wiki)
+		r := c.get(t, u.RequestURI())
+		if loc := r.Header.Get("Location"); r.Status != http.StatusFound || !strings.Contains(loc, "prompt=login") {
+			t.Fatalf("ForceAuthn with a session: want a new sign-in, got %s (%q)", r, loc)
+		}
+		// IsPassive without a session: the SP hears NoPassive, no page.
+		req, _ = wiki.MakeAuthenticationRequest(wiki.GetSSOBindingLocation(saml.HTTPRedirectBinding), saml.HTTPRedirectBinding, saml.HTTPPostBinding)
+		req.IsPassive = &yes
+		u, _ = req.Redirect("", wiki)
+		resp, _ := samlForm(t, inst.newClient(t).get(t, u.RequestURI()))
+		raw, _ := base64.StdEncoding.DecodeString(resp)
+		if _, err := acs(wiki, resp, req.ID); err == nil || !bytes.Contains(raw, []byte("status:NoPassive")) {
+			t.Errorf("IsPassive without a session: want a NoPassive status, got %v\n%s", err, raw)
+		}
+	})
+
+	t.Run("IdPInitiatedNotSignedIn", func(t *testing.T) {
+		fresh := inst.newClient(t)
+		r := fresh.get(t, "/saml/idp/wiki?RelayState=dash")
+		u, _ := url.Parse(r.Header.Get("Location"))
+		if r.Status != http.StatusFound || u.Path != "/signin" {
+			t.Fatalf("want a redirect to sign in, got %s", r)
+		}
+		fresh.signInWithPasskey(t, pk, "alice")
+		resp, relay := samlForm(t, fresh.get(t, u.Query().Get("return_to")))
+		if relay != "dash" {
+			t.Errorf("RelayState = %q", relay)
+		}
+		if _, err := acs(wiki, resp); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("AppStrengthAndConditionalAccess", func(t *testing.T) {
 		// The TAP session cannot meet a phishing-resistant floor: sign in again.
 		vault := newSP(t, inst, "vault", false)
