@@ -16,13 +16,10 @@ import (
 // AppRequirements is what an app's request asks of the sign-in beyond
 // what AppSignIn says.
 type AppRequirements struct {
-	ForceAuthn  bool     // a new ceremony is needed whatever the session (SAML ForceAuthn, prompt=login)
-	MinACR      string   // the app's required strength as an acr value ("" for none)
-	ACRValues   []string // classes the request asks for, any of which will do
-	LoginHint   string   // username to prefill on the sign-in page
-	MaxAgeSecs  *uint    // the session must be this recent
-	HintUserID  string   // the user the request names, when it names one
-	Description string   // unused by the decision; kept for the sign-in log of refusals
+	ForceAuthn bool     // a new ceremony is needed whatever the session (SAML ForceAuthn, like prompt=login)
+	MinACR     string   // the app's required strength as an acr value ("" for none)
+	ACRValues  []string // classes the request asks for, any of which will do (like acr_values)
+	LoginHint  string   // username to prefill on the sign-in page
 }
 
 // AppOutcome is what the decisions made of an app sign-in.
@@ -59,8 +56,8 @@ func (p *Provider) AuthorizeApp(w http.ResponseWriter, r *http.Request, as AppSi
 		assurance = AssuranceOf(sess, cred)
 		si = &signedIn{UserID: u.ID, AuthTime: sess.AuthTime, ACR: assurance.ACR}
 	}
-	dem := demands{PromptNone: as.Passive, PromptLogin: req.ForceAuthn, MaxAge: req.MaxAgeSecs, ACRValues: req.ACRValues,
-		MinACR: req.MinACR, HintUserID: req.HintUserID, CreatedAt: as.CreatedAt}
+	dem := demands{PromptNone: as.Passive, PromptLogin: req.ForceAuthn, ACRValues: req.ACRValues,
+		MinACR: req.MinACR, CreatedAt: as.CreatedAt}
 	d := decide(dem, si, true, p.now())
 	switch d.Verdict {
 	case signInAgain:
@@ -78,6 +75,17 @@ func (p *Provider) AuthorizeApp(w http.ResponseWriter, r *http.Request, as AppSi
 	ca := p.conditionalAccess(w, r, as, sess, u, cred)
 	if ca.handled {
 		return AppOutcome{Handled: true}
+	}
+	if ca.event == nil {
+		// Without Conditional Access the sign-in is still recorded (an
+		// OpenID Connect sign-in is, at the token endpoint).
+		m := metaOf(ctx)
+		ev := store.SignInEvent{Time: p.now(), UserID: u.ID, Username: u.Username, IP: m.IP, UserAgent: m.UserAgent,
+			App: as.App, Method: sessionMethod(sess), Result: store.ResultSuccess, Detail: "authorization"}
+		if cred != nil {
+			p.describeCredential(ctx, &ev, cred.ID)
+		}
+		ca.event = &ev
 	}
 	return AppOutcome{Session: sess, User: u, Assurance: assurance, event: ca.event}
 }

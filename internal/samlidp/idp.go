@@ -161,10 +161,11 @@ func (p *IdP) aead() cipher.AEAD {
 var sealAD = []byte("sesame/saml-signing-key")
 
 // signingKey loads the IdP's key and certificate, making them on first
-// use. After writing a new one it reads back what is stored, so two
-// instances starting at once end up with the same key.
+// use. Only the instance holding the key lock (a challenge record, which
+// one instance alone can create) makes the key; the others wait for it and
+// read it, so every instance signs with the key the metadata publishes.
 func (p *IdP) signingKey(ctx context.Context) (*rsa.PrivateKey, *x509.Certificate, error) {
-	for range 2 {
+	for attempt := 0; attempt < 100; attempt++ {
 		raw, err := p.store.GetSetting(ctx, keySetting)
 		if err == nil {
 			var sk sealedKey
@@ -196,11 +197,36 @@ func (p *IdP) signingKey(ctx context.Context) (*rsa.PrivateKey, *x509.Certificat
 		if !errors.Is(err, store.ErrNotFound) {
 			return nil, nil, err
 		}
-		if err := p.makeKey(ctx); err != nil {
+		locked, err := p.lockKey(ctx)
+		if err != nil {
 			return nil, nil, err
 		}
+		if locked {
+			if err := p.makeKey(ctx); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		select { // another instance is making it
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return nil, nil, errors.New("the SAML signing key could not be made")
+	return nil, nil, errors.New("the SAML signing key is not there yet (another instance is making it); try again")
+}
+
+const keyLockID = "saml-signing-key-lock"
+
+// lockKey takes the right to make the signing key: the one instance whose
+// lock record is created. A lock left by an instance that died holding it
+// expires and is swept with the other expired challenges.
+func (p *IdP) lockKey(ctx context.Context) (bool, error) {
+	err := p.store.PutChallenge(ctx, store.Challenge{ID: keyLockID, Kind: "saml-key-lock", ExpiresAt: p.now().Add(30 * time.Second)})
+	if errors.Is(err, store.ErrConflict) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func (p *IdP) makeKey(ctx context.Context) error {

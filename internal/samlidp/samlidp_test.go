@@ -2,7 +2,10 @@ package samlidp
 
 import (
 	"bytes"
+	"context"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/crewjam/saml"
@@ -10,6 +13,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/oidc"
 	"github.com/sesame-idp/sesame/internal/problem"
 	"github.com/sesame-idp/sesame/internal/store"
+	"github.com/sesame-idp/sesame/internal/store/sqlite"
 )
 
 const goodMetadata = `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://wiki.example.com/saml">
@@ -122,5 +126,46 @@ func TestNameIDs(t *testing.T) {
 		if got := requestedFormat(req); got != want {
 			t.Errorf("requestedFormat(%q) = %q, want %q", format, got, want)
 		}
+	}
+}
+
+// Instances starting at once on one database sign with one key.
+func TestOneSigningKeyAcrossInstances(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sesame.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	kek, pw := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	const n = 4
+	certs := make([][]byte, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := New(Config{BaseURL: "https://login.example.com", Store: st, Apps: st, KeyEncryptionKey: kek, PairwiseKey: pw})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			idp, err := p.provider(context.Background())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			certs[i] = idp.Certificate.Raw
+		}()
+	}
+	wg.Wait()
+	for i := 1; i < n; i++ {
+		if !bytes.Equal(certs[i], certs[0]) {
+			t.Fatalf("instance %d signs with another certificate than instance 0", i)
+		}
+	}
+	// The key is sealed with the key-encryption key: another one cannot open it.
+	p, _ := New(Config{BaseURL: "https://login.example.com", Store: st, Apps: st, KeyEncryptionKey: bytes.Repeat([]byte{9}, 32), PairwiseKey: pw})
+	if _, _, err := p.signingKey(context.Background()); err == nil || !strings.Contains(err.Error(), "server secret") {
+		t.Errorf("a wrong key-encryption key: %v", err)
 	}
 }
