@@ -65,5 +65,5 @@ func TestSAMLAppCommands(t *testing.T) {
 	mustFail(t, run("app", "add", "bad", "--saml-metadata", "https://127.0.0.1:1/none"), 1, "could not be fetched")
 
 	mustOK(t, run("app", "delete", "wiki"))
-	mustFail(t, run("app", "show", "wiki"), 1, "no SAML app")
+	mustFail(t, run("app", "show", "wiki"), 1, "no app with that name")
 }

@@ -30,7 +30,7 @@ const (
 
 // Refusals of SAML app registration.
 var (
-	ErrUnknownApp = problem.New(http.StatusNotFound, "unknown_app", "There is no SAML app with that name.")
+	ErrUnknownApp = problem.New(http.StatusNotFound, "unknown_app", "There is no app with that name.")
 	ErrAppExists  = problem.New(http.StatusConflict, "app_exists", "An app with that name, or a SAML app with that entity ID, already exists.")
 	ErrAppName    = problem.New(http.StatusBadRequest, "bad_app_name",
 		"An app name is 1 to 63 lower-case letters, digits, dots, dashes or underscores, starting with a letter or digit.")
