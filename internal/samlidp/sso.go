@@ -76,7 +76,7 @@ type sessionProvider struct{ p *IdP }
 // GetSession is called by the library for a validated SP-initiated or an
 // IdP-initiated request.
 func (s sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req *saml.IdpAuthnRequest) *saml.Session {
-	return s.p.authorize(w, r, req, s.p.now())
+	return s.p.authorize(w, r, req, s.p.now().Truncate(time.Millisecond)) // as the OIDC request times read back
 }
 
 // authorize runs the shared app sign-in decision for req. It returns the
