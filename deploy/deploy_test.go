@@ -246,6 +246,9 @@ func TestStaticBinaryRunsLikeTheImage(t *testing.T) {
 
 	// The image: the binary, and the data volume owned by USER. Nothing
 	// else: no /etc, no /tmp, no shell.
+	if err := os.Chmod(root, 0o755); err != nil { // as / is in the image
+		t.Fatal(err)
+	}
 	data := filepath.Join(root, img.dataDir)
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		t.Fatal(err)
