@@ -243,6 +243,15 @@ func TestSAMLServiceProvider(t *testing.T) {
 		if _, err := acs(wiki, base64.StdEncoding.EncodeToString(forged), id); err == nil {
 			t.Fatal("a response with a changed signature was accepted")
 		}
+		// A response for wiki presented to another SP (same keys, other
+		// entity ID) is for the wrong audience.
+		other := *wiki
+		other.EntityID = "http://127.0.0.1:9/other/metadata"
+		other.MetadataURL = *mustURL(t, other.EntityID)
+		other.AcsURL = *mustURL(t, "http://127.0.0.1:9/other/acs")
+		if _, err := acs(&other, resp, id); err == nil {
+			t.Fatal("another SP accepted a response made for wiki")
+		}
 		if _, err := acs(wiki, resp, id); err != nil {
 			t.Fatalf("the untouched response: %v", err)
 		}
@@ -280,6 +289,9 @@ func TestSAMLServiceProvider(t *testing.T) {
 		}
 		// The same signed request again is a replay.
 		expectPage(t, c.get(t, path), http.StatusBadRequest, "request_replayed")
+		// Tampered: the RelayState the signature covers changed.
+		path, _ = redirectRequest(t, signer, "original")
+		expectPage(t, c.get(t, strings.Replace(path, "RelayState=original", "RelayState=changed", 1)), http.StatusBadRequest, "bad_signature")
 		// Unsigned, from an SP whose metadata says it signs.
 		unsigned := *signer
 		unsigned.SignatureMethod = ""
