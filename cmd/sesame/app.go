@@ -34,8 +34,9 @@ Sesame), the client ID and, for a confidential app, the client secret.`,
 	var redirects, postLogout []string
 	var public, rs256, allowMissingPKCE bool
 	var strength, backchannel string
+	var samlMetadata, samlACS, samlEntity, nameIDFormat string
 	add := &cobra.Command{
-		Use:   "add NAME --redirect-uri URI [--redirect-uri URI ...]",
+		Use:   "add NAME --redirect-uri URI [--redirect-uri URI ...] | --saml-metadata FILE|URL | --saml-acs URL --saml-entity-id ID",
 		Short: "Register an app; its client secret is printed once, on the last line",
 		Long: `Register an app. NAME becomes its client ID (lower-case letters, digits,
 dots, dashes, underscores). Redirect URIs are matched exactly, so give each
@@ -46,9 +47,22 @@ client secret, printed once, alone on the last line, so scripts can take it
 with "tail -n 1". Sesame keeps only its hash: if it is lost, use
 "sesame app rotate-secret". A --public app (single-page or native) has no
 secret. Every app must send PKCE (S256) unless --allow-missing-pkce exempts
-a confidential one that cannot.`,
+a confidential one that cannot.
+
+A SAML 2.0 service provider is registered with --saml-metadata (a file, or
+an https:// URL Sesame fetches) or with --saml-acs and --saml-entity-id;
+--nameid-format picks email (default) or persistent NameIDs.`,
 		Args: exactArgs(1, "a NAME"),
 		RunE: e.run(func(cmd *cobra.Command, a *app.App, args []string) error {
+			if samlMetadata != "" || samlACS != "" || samlEntity != "" {
+				if len(redirects) > 0 || len(postLogout) > 0 || public || rs256 || allowMissingPKCE || backchannel != "" {
+					return errors.New("a SAML app takes --saml-metadata or --saml-acs with --saml-entity-id, not OpenID Connect flags (--redirect-uri, --public, --rs256, --allow-missing-pkce, --backchannel-logout-uri)")
+				}
+				return e.addSAMLApp(cmd, a, args[0], samlMetadata, samlACS, samlEntity, nameIDFormat, strength)
+			}
+			if nameIDFormat != "" {
+				return errors.New("--nameid-format is for SAML apps (with --saml-metadata or --saml-acs)")
+			}
 			p, err := provider(a)
 			if err != nil {
 				return err
@@ -84,6 +98,10 @@ a confidential one that cannot.`,
 	add.Flags().BoolVar(&rs256, "rs256", false, "sign this app's tokens with RS256 instead of ES256 (for apps that cannot verify ES256)")
 	add.Flags().BoolVar(&allowMissingPKCE, "allow-missing-pkce", false, "exempt this confidential app from PKCE (only for an app that cannot send it)")
 	add.Flags().StringVar(&backchannel, "backchannel-logout-uri", "", "where the app receives OpenID Connect back-channel logout tokens (https, or http on localhost)")
+	add.Flags().StringVar(&samlMetadata, "saml-metadata", "", "register a SAML service provider from its metadata: a file, or an https:// URL")
+	add.Flags().StringVar(&samlACS, "saml-acs", "", "register a SAML service provider by its assertion consumer service URL (with --saml-entity-id)")
+	add.Flags().StringVar(&samlEntity, "saml-entity-id", "", "the SAML service provider's entity ID (with --saml-acs)")
+	add.Flags().StringVar(&nameIDFormat, "nameid-format", "", "SAML NameID: email (default) or persistent")
 	add.Flags().StringVar(&strength, "strength", "", "authentication strength every sign-in to the app must meet: mfa, passwordless-mfa, phishing-resistant-mfa or phishing-resistant-mfa-device-bound")
 
 	list := &cobra.Command{
@@ -104,6 +122,15 @@ a confidential one that cannot.`,
 			for _, ap := range apps {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ap.ClientID, appKind(ap), ap.SigningAlg, strings.Join(ap.RedirectURIs, " "), when(ap.CreatedAt))
 			}
+			if a.SAML != nil {
+				sapps, err := a.SAML.ListApps(cmd.Context())
+				if err != nil {
+					return err
+				}
+				for _, ap := range sapps {
+					fmt.Fprintf(tw, "%s\tsaml\t-\t%s\t%s\n", ap.Name, strings.Join(ap.ACSURLs, " "), when(ap.CreatedAt))
+				}
+			}
 			return tw.Flush()
 		}),
 	}
@@ -118,6 +145,9 @@ a confidential one that cannot.`,
 				return err
 			}
 			ap, err := p.App(cmd.Context(), args[0])
+			if unknownOIDCApp(err) && a.SAML != nil {
+				return e.showSAMLApp(cmd, a, args[0])
+			}
 			if err != nil {
 				return err
 			}
@@ -157,6 +187,14 @@ a confidential one that cannot.`,
 				return err
 			}
 			ap, err := p.SetRequiredStrength(cmd.Context(), audit.CLI, args[0], args[1])
+			if unknownOIDCApp(err) && a.SAML != nil {
+				sa, serr := a.SAML.SetRequiredStrength(cmd.Context(), audit.CLI, args[0], args[1])
+				if serr != nil {
+					return serr
+				}
+				ap = oidc.App{ClientID: sa.Name, RequiredACR: sa.RequiredACR}
+				err = nil
+			}
 			if err != nil {
 				return err
 			}
@@ -220,7 +258,15 @@ logout tokens when a user signs out, is disabled or deleted.`,
 			if err != nil {
 				return err
 			}
-			if err := p.DeleteApp(cmd.Context(), audit.CLI, args[0]); err != nil {
+			err = p.DeleteApp(cmd.Context(), audit.CLI, args[0])
+			if unknownOIDCApp(err) && a.SAML != nil {
+				if err := a.SAML.DeleteApp(cmd.Context(), audit.CLI, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "Deleted SAML app %s.\n", args[0])
+				return nil
+			}
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "Deleted app %s and revoked its tokens.\n", args[0])

@@ -34,6 +34,16 @@ func (a *App) openAccess() error {
 		for i, x := range apps {
 			ids[i] = x.ClientID
 		}
+		if a.SAML != nil {
+			// SAML apps are apps too: policies name them the same way.
+			sapps, err := a.SAML.ListApps(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, x := range sapps {
+				ids = append(ids, x.Name)
+			}
+		}
 		return ids, nil
 	}
 	s.Strengths = func(ctx context.Context) ([]access.StrengthName, error) {

@@ -31,6 +31,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/ops"
 	"github.com/sesame-idp/sesame/internal/passkey"
 	"github.com/sesame-idp/sesame/internal/scim"
+	"github.com/sesame-idp/sesame/internal/samlidp"
 	"github.com/sesame-idp/sesame/internal/signin"
 	"github.com/sesame-idp/sesame/internal/store"
 	"github.com/sesame-idp/sesame/internal/store/sqlite"
@@ -53,6 +54,7 @@ type App struct {
 	SignIn  *signin.Service
 	Web     *web.Server
 	OIDC    *oidc.Provider // nil when the database backend does not store the provider's records
+	SAML    *samlidp.IdP   // nil when the backend does not store SAML apps (or OIDC records)
 	Log     *slog.Logger
 	Now     func() time.Time
 	Metrics *ops.Metrics
@@ -172,6 +174,19 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 			return nil, err
 		}
 		a.Web.Apps, a.Web.Issuer = appRegistry{a.OIDC}, cfg.URL
+		if sst, ok := st.(store.SAMLStore); ok {
+			a.SAML, err = samlidp.New(samlidp.Config{
+				BaseURL: cfg.URL, Store: st, Apps: sst, Gate: a.OIDC, Sessions: a.SignIn,
+				CookieName: web.CookieName, SecureCookies: cfg.SecureCookies(),
+				KeyEncryptionKey: a.DeriveKey("sesame/saml-keys/v1"), PairwiseKey: a.DeriveKey("sesame/saml-pairwise/v1"),
+				Now: now, Log: log,
+			})
+			if err != nil {
+				st.Close()
+				return nil, err
+			}
+			a.Web.SAMLApps = a.SAML
+		}
 	} else {
 		log.Warn("this database backend does not support the OpenID provider yet: apps cannot sign in")
 	}
@@ -209,7 +224,14 @@ func (a *App) Handler() http.Handler {
 	}
 	// Provisioning clients (HR systems, Entra ID, Okta) with bearer tokens.
 	mux.Handle(scim.Prefix+"/", a.SCIM.Handler())
-	mux.Handle("/", a.Web.Handler())
+	webHandler := a.Web.Handler()
+	if a.SAML != nil {
+		// SAML service providers sign in through /saml/: the sign-in rate
+		// limit guards its unauthenticated endpoints, the registration
+		// campaign its continue step.
+		mux.Handle(samlidp.PathPrefix, a.SAML.Handler(a.Web.Limited, a.Web.CampaignGate))
+	}
+	mux.Handle("/", webHandler)
 	return ops.RequestID(a.Metrics.Instrument(mux))
 }
 

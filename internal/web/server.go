@@ -70,6 +70,8 @@ type Server struct {
 	// backend cannot store apps); Issuer is the provider's issuer URL.
 	Apps   AppRegistry
 	Issuer string
+	// SAMLApps manages SAML apps (nil when the backend cannot store them).
+	SAMLApps SAMLRegistry
 	// Access is Conditional Access (nil: its pages answer 503);
 	// DeviceKey signs the device cookie (access.DeviceSigner).
 	Access    *access.Service
@@ -152,6 +154,8 @@ func (s *Server) Handler() http.Handler {
 
 	// Conditional Access, the sign-in log, trusted devices (access.go).
 	s.accessRoutes(mux)
+	// SAML apps (samlapps.go).
+	s.samlRoutes(mux)
 
 	csrf := http.NewCrossOriginProtection()
 	return s.recoverer(securityHeaders(csrf.Handler(mux)))
@@ -197,6 +201,10 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 }
 
 // limited applies the per-address rate limit to credential checks.
+// Limited applies the sign-in endpoints' per-address rate limit to h
+// (for the unauthenticated endpoints of other protocols, e.g. SAML).
+func (s *Server) Limited(h http.Handler) http.Handler { return s.limited(h.ServeHTTP) }
+
 func (s *Server) limited(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.RateLimit > 0 {
