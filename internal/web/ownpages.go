@@ -59,8 +59,6 @@ func (o *recordedOwn) first(key string) bool {
 	return true
 }
 
-var ownRecorded recordedOwn
-
 // ownPageAccess evaluates the policies for the signed-in user on one of
 // Sesame's own apps; it reports whether it wrote the answer (a refusal or
 // a redirect to sign in again).
@@ -123,7 +121,7 @@ func (s *Server) firstReportOnly(d access.Decision, sess store.Session, app stri
 	if len(would) == 0 {
 		return false
 	}
-	return ownRecorded.first(string(sess.TokenHash) + "\x00" + app + "\x00" + strings.Join(would, "\x00"))
+	return s.ownRecorded.first(string(sess.TokenHash) + "\x00" + app + "\x00" + strings.Join(would, "\x00"))
 }
 
 // addingPasskey: the pages that add a passkey are how a user meets a

@@ -71,8 +71,9 @@ type Server struct {
 	Access    *access.Service
 	DeviceKey []byte
 
-	pages    *pages
-	limiters addressLimits
+	pages       *pages
+	limiters    addressLimits
+	ownRecorded recordedOwn // report-only outcomes on Sesame's own pages already logged
 }
 
 // Handler builds the routes with all middleware.
