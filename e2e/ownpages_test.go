@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sesame-idp/sesame/internal/access"
+	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/store"
 )
 
@@ -124,5 +125,37 @@ func TestConditionalAccessOwnPages(t *testing.T) {
 	}
 	if r := root.get(t, "/api/me"); r.Status != http.StatusOK {
 		t.Errorf("root on /my: %s", r)
+	}
+}
+
+// TestBrowserAdminConsoleStepUp: with the built-in admin console policy on,
+// an admin whose session came from a pass is sent from /admin to the
+// sign-in page, signs in with their passkey there, and is back on the
+// console.
+func TestBrowserAdminConsoleStepUp(t *testing.T) {
+	requireBrowser(t)
+	inst := startSesame(t, sesameOptions{})
+	root := inst.createUser(t, "root", true)
+	ctx := newTab(t)
+	addAuthenticator(t, ctx, false)
+	browserSignInWithTAP(t, ctx, inst.URL, "root", inst.issueTAP(t, root, 0, false))
+	browserAddPasskey(t, ctx, "")
+
+	if _, err := inst.App.Access.SetState(context.Background(), audit.CLI, access.BuiltinAdminPolicy, access.StateOn); err != nil {
+		t.Fatalf("switching the built-in policy on with a passkey registered: %v", err)
+	}
+	inst.clock.Advance(2 * time.Minute)
+	navigate(t, ctx, inst.URL+"/admin")
+	// The sign-in page's autofill (or its button) signs root in with the
+	// passkey, and the browser is back on the console.
+	waitFor(t, ctx, `(location.pathname === "/signin" && document.readyState === "complete") || location.pathname === "/admin"`)
+	evaluate[bool](t, ctx, `(() => { const b = document.querySelector("#passkey-button"); if (b && location.pathname === "/signin") { b.click(); } return true; })()`)
+	waitFor(t, ctx, `location.pathname === "/admin" && document.readyState === "complete" && document.body.dataset.page !== "error"`)
+	evs := inst.ownPageEvents(t, access.AppSesameAdmin)
+	if len(evs) == 0 || evs[len(evs)-1].Reason != "access_step_up" || evs[len(evs)-1].Method != "tap" {
+		t.Errorf("the pass session's step-up is not recorded: %+v", evs)
+	}
+	if ev := inst.lastSignIn(t); ev.Method != "passkey" || ev.Result != store.ResultSuccess {
+		t.Errorf("last sign-in: %+v", ev)
 	}
 }
