@@ -48,6 +48,10 @@ type Service struct {
 	// Strengths, when set, lists the custom authentication strengths;
 	// otherwise only the built-in strengths are accepted.
 	Strengths func(ctx context.Context) ([]StrengthName, error)
+	// Admins, when set, lists the admins with what their registered
+	// methods can satisfy, for the lock-out check on every save
+	// (checkAdminLockout).
+	Admins func(ctx context.Context) ([]AdminMethods, error)
 	// CacheTTL defaults to DefaultCacheTTL.
 	CacheTTL time.Duration
 	// OnDecision, when set, sees every decision Evaluate makes (metrics).
@@ -59,8 +63,8 @@ type Service struct {
 	raw      []byte
 }
 
-// Document reads the current document (version 0 and empty when nothing
-// was ever saved).
+// Document reads the current document (version 0 and DefaultDocument when
+// nothing was ever saved).
 func (s *Service) Document(ctx context.Context) (Document, error) {
 	doc, _, err := s.stored(ctx)
 	return doc, err
@@ -72,7 +76,7 @@ func (s *Service) Document(ctx context.Context) (Document, error) {
 func (s *Service) stored(ctx context.Context) (Document, []byte, error) {
 	raw, err := s.Store.GetSetting(ctx, SettingKey)
 	if errors.Is(err, store.ErrNotFound) {
-		return Document{}, nil, nil
+		return DefaultDocument(), nil, nil
 	} else if err != nil {
 		return Document{}, nil, err
 	}
@@ -116,7 +120,9 @@ func (s *Service) Policies(ctx context.Context) (*Set, error) {
 	}
 	var set *Set
 	if raw == nil {
-		set = compileValid(Document{})
+		if set, err = Compile(DefaultDocument()); err != nil {
+			return nil, err
+		}
 	} else {
 		doc, err := decodeStored(raw)
 		if err != nil {
@@ -246,6 +252,9 @@ func (s *Service) update(ctx context.Context, actor audit.Actor, expectVersion i
 		return Change{}, invalid(err)
 	}
 	warnings = append(warnings, stillDangling(valid, dangling)...)
+	if err := s.checkAdminLockout(ctx, cur, valid); err != nil {
+		return Change{}, err
+	}
 	now := s.Now().UTC()
 	valid.Version = cur.Version + 1
 	valid.UpdatedAt = now

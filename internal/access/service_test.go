@@ -31,11 +31,12 @@ func TestServiceChangesAreVersionedAndAudited(t *testing.T) {
 	s := newService(st)
 
 	doc, err := s.Document(ctx)
-	if err != nil || doc.Version != 0 || len(doc.Policies) != 0 {
+	// A new deployment starts with the built-in admin console policy.
+	if err != nil || doc.Version != 0 || len(doc.Policies) != 1 || doc.Policies[0].Name != BuiltinAdminPolicy || doc.Policies[0].State != StateReportOnly {
 		t.Fatalf("fresh document: %+v, %v", doc, err)
 	}
 	set, err := s.Policies(ctx)
-	if err != nil || set.Len() != 0 {
+	if err != nil || set.Len() != 1 {
 		t.Fatalf("fresh policies: %v", err)
 	}
 
@@ -67,7 +68,7 @@ func TestServiceChangesAreVersionedAndAudited(t *testing.T) {
 	}
 
 	doc, _ = s.Document(ctx)
-	if doc.Version != 4 || doc.Policies[0].State != StateOn || len(doc.Locations) != 0 {
+	if doc.Version != 4 || doc.Policies[1].State != StateOn || len(doc.Locations) != 0 {
 		t.Errorf("document: %+v", doc)
 	}
 	var actions []string
@@ -167,7 +168,7 @@ func TestServiceApps(t *testing.T) {
 	if err != nil {
 		t.Fatalf("custom strength: %v", err)
 	}
-	if got := ch.Document.Policies[0].Grant.Strength; got != "keys" {
+	if got := ch.Document.Policies[len(ch.Document.Policies)-1].Grant.Strength; got != "keys" {
 		t.Errorf("custom strength stored as %q, want its ID", got)
 	}
 }
@@ -468,7 +469,11 @@ func TestServiceRenameGroupRetriesAfterAConcurrentSave(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc, _ := a.Document(ctx)
-	if got := doc.Policies[0]; got.State != StateReportOnly || !slices.Equal(got.Users.IncludeGroups, []string{"wave-1"}) {
+	got, ok := doc.Policy("P")
+	if !ok {
+		t.Fatal("policy P is gone")
+	}
+	if got.State != StateReportOnly || !slices.Equal(got.Users.IncludeGroups, []string{"wave-1"}) {
 		t.Errorf("after the rename and the concurrent save: %+v", got)
 	}
 }

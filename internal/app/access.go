@@ -8,6 +8,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/access"
 	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/methods"
+	"github.com/sesame-idp/sesame/internal/passkey"
 )
 
 // openAccess builds Conditional Access: policies in the store, countries
@@ -57,8 +58,78 @@ func (a *App) openAccess() error {
 		}
 		return names, nil
 	}
+	s.Admins = a.adminMethods
 	a.Access = s
 	return nil
+}
+
+// adminMethods lists the admins with what their registered methods can
+// satisfy, for Conditional Access's lock-out check: each passkey on its
+// own, and a password with the authenticator app (or alone) unless the
+// admin is passwordless-only.
+func (a *App) adminMethods(ctx context.Context) ([]access.AdminMethods, error) {
+	users, err := a.Store.ListUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	custom, err := a.CustomStrengths(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []access.AdminMethods
+	for _, u := range users {
+		if !u.Admin {
+			continue
+		}
+		groups, err := a.Store.ListUserGroups(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		creds, err := a.Store.ListCredentials(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		legacy, err := a.Legacy.State(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		am := access.AdminMethods{Username: u.Username, Disabled: u.Disabled}
+		for _, g := range groups {
+			am.Groups = append(am.Groups, g.Name)
+		}
+		var facts []passkey.Facts
+		for _, c := range creds {
+			f := passkey.FactsOf(c)
+			facts = append(facts, f)
+			am.BoundPasskey = am.BoundPasskey || passkey.Classify(c.BackupEligible, c.BackupState) == passkey.KindDeviceBound
+		}
+		var combos [][]methods.Method
+		if legacy.HasPassword && !legacy.PasswordlessOnly {
+			combos = append(combos, []methods.Method{methods.MethodPassword})
+			if legacy.TOTPEnrolled {
+				combos = append(combos, []methods.Method{methods.MethodPassword, methods.MethodTOTP})
+			}
+		}
+		am.Satisfies = func(id string) bool {
+			st, ok := methods.StrengthByID(id, custom)
+			if !ok {
+				return false
+			}
+			for i := range facts {
+				if methods.Satisfies(st, []methods.Method{methods.MethodPasskey}, &facts[i]) {
+					return true
+				}
+			}
+			for _, c := range combos {
+				if methods.Satisfies(st, c, nil) {
+					return true
+				}
+			}
+			return false
+		}
+		out = append(out, am)
+	}
+	return out, nil
 }
 
 // CustomStrengths lists the admin-defined authentication strengths.

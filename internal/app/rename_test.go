@@ -105,8 +105,8 @@ func TestRenameGroupRewritesPolicies(t *testing.T) {
 	if !slices.Equal(mp2.Campaign.Scope.Groups, []string{"wave-1", "sales"}) {
 		t.Errorf("campaign scope %v", mp2.Campaign.Scope.Groups)
 	}
-	if doc2.Policies[0].State != access.StateReportOnly || doc2.Policies[0].Name != "pilot passkeys" {
-		t.Errorf("the rename changed more than the group name: %+v", doc2.Policies[0])
+	if p, ok := doc2.Policy("pilot passkeys"); !ok || p.State != access.StateReportOnly {
+		t.Errorf("the rename changed more than the group name: %+v", doc2.Policies)
 	}
 	events, _ := a.Store.ListAudit(ctx, 10)
 	var actions []string

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sesame-idp/sesame/internal/access"
 	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/config"
 	"github.com/sesame-idp/sesame/internal/methods"
@@ -29,6 +30,8 @@ var (
 	ErrAppExists  = problem.New(http.StatusConflict, "app_exists", "An app with that name already exists.")
 	ErrAppName    = problem.New(http.StatusBadRequest, "bad_app_name",
 		"An app name is 1 to 63 lower-case letters, digits, dots, dashes or underscores, starting with a letter or digit.")
+	ErrAppNameReserved = problem.New(http.StatusConflict, "app_name_reserved",
+		"The names sesame and sesame-admin stand for Sesame's own pages in Conditional Access; choose another name.")
 	ErrRedirectURI = problem.New(http.StatusBadRequest, "bad_redirect_uri",
 		"A redirect URI must be an absolute https:// URL (http:// only on localhost) without a fragment.")
 	ErrNoRedirectURI = problem.New(http.StatusBadRequest, "no_redirect_uri", "An app needs at least one redirect URI.")
@@ -266,6 +269,9 @@ func (p *Provider) AddApp(ctx context.Context, actor audit.Actor, in NewApp) (Ap
 	name := strings.TrimSpace(in.Name)
 	if !appNamePattern.MatchString(name) {
 		return App{}, "", ErrAppName.WithDetail("name %q", in.Name)
+	}
+	if name == access.AppSesame || name == access.AppSesameAdmin {
+		return App{}, "", ErrAppNameReserved.WithDetail("name %q", name)
 	}
 	redirects, err := validateURIs(in.RedirectURIs)
 	if err != nil {

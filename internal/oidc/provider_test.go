@@ -474,6 +474,8 @@ func TestAddApp(t *testing.T) {
 	}{
 		{NewApp{Name: "Grafana", RedirectURIs: []string{testRedirect}}, ErrAppName.Code},
 		{NewApp{Name: "-x", RedirectURIs: []string{testRedirect}}, ErrAppName.Code},
+		{NewApp{Name: "sesame", RedirectURIs: []string{testRedirect}}, ErrAppNameReserved.Code},
+		{NewApp{Name: "sesame-admin", RedirectURIs: []string{testRedirect}}, ErrAppNameReserved.Code},
 		{NewApp{Name: "x"}, ErrNoRedirectURI.Code},
 		{NewApp{Name: "x", RedirectURIs: []string{"http://evil.example/cb"}}, ErrRedirectURI.Code},
 		{NewApp{Name: "x", RedirectURIs: []string{testRedirect}, PostLogoutRedirectURIs: []string{"nope"}}, ErrRedirectURI.Code},

@@ -77,8 +77,9 @@ type Server struct {
 	Access    *access.Service
 	DeviceKey []byte
 
-	pages    *pages
-	limiters addressLimits
+	pages       *pages
+	limiters    addressLimits
+	ownRecorded recordedOwn // report-only outcomes on Sesame's own pages already logged
 }
 
 // Handler builds the routes with all middleware.
@@ -226,7 +227,13 @@ const (
 
 // user requires a signed-in user; pages redirect to sign-in, JSON
 // endpoints answer 401.
+// user serves h to a signed-in user, after Conditional Access for
+// Sesame's own pages (app "sesame").
 func (s *Server) user(h http.HandlerFunc) http.Handler {
+	return s.signedIn(access.AppSesame, h)
+}
+
+func (s *Server) signedIn(app string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := r.Cookie(CookieName)
 		token := ""
@@ -247,20 +254,24 @@ func (s *Server) user(h http.HandlerFunc) http.Handler {
 		}
 		ctx := context.WithValue(r.Context(), sessionKey, sess)
 		ctx = context.WithValue(ctx, userKey, u)
-		h(w, r.WithContext(ctx))
+		r = r.WithContext(ctx)
+		if app == access.AppSesameAdmin && !u.Admin {
+			s.fail(w, r, errNotAdmin)
+			return
+		}
+		if s.ownPageAccess(w, r, app) {
+			return
+		}
+		h(w, r)
 	})
 }
 
 var errNotAdmin = problem.New(http.StatusForbidden, "not_admin", "This page is for administrators.")
 
+// admin serves h to a signed-in admin, after Conditional Access for the
+// admin console (app "sesame-admin").
 func (s *Server) admin(h http.HandlerFunc) http.Handler {
-	return s.user(func(w http.ResponseWriter, r *http.Request) {
-		if !currentUser(r).Admin {
-			s.fail(w, r, errNotAdmin)
-			return
-		}
-		h(w, r)
-	})
+	return s.signedIn(access.AppSesameAdmin, h)
 }
 
 func currentSession(r *http.Request) store.Session {
