@@ -157,6 +157,9 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 			return nil, err
 		}
 		a.Web.Apps, a.Web.Issuer = appRegistry{a.OIDC}, cfg.URL
+		// Back-channel logout: the apps hear when sessions end.
+		a.SignIn.OnSessionEnd = a.OIDC.SessionsEnded
+		a.Dir.OnSessionEnd = a.OIDC.SessionsEnded
 	} else {
 		log.Warn("this database backend does not support the OpenID provider yet: apps cannot sign in")
 	}

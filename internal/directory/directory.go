@@ -26,6 +26,9 @@ type Service struct {
 	// deleting a break-glass exclusion group would silently put those
 	// accounts under the policy that excluded them.
 	GroupUsers func(ctx context.Context, group string) ([]string, error)
+	// OnSessionEnd, when set, is told before a disabled or deleted user's
+	// sessions end (back-channel logout to the apps they signed in to).
+	OnSessionEnd store.SessionEndHook
 }
 
 var (
@@ -153,6 +156,9 @@ func (d *Service) SetDisabled(ctx context.Context, actor audit.Actor, username s
 		return u, err
 	}
 	if disabled {
+		if d.OnSessionEnd != nil {
+			d.OnSessionEnd(ctx, store.SessionEnd{UserID: u.ID, AllSessions: true, Reason: "user_disabled"})
+		}
 		if err := d.Store.DeleteUserSessions(ctx, u.ID); err != nil {
 			return u, err
 		}
@@ -198,6 +204,11 @@ func (d *Service) DeleteUser(ctx context.Context, actor audit.Actor, username st
 		if err := d.checkNotLastAdmin(ctx, u); err != nil {
 			return err
 		}
+	}
+	// The apps are told first: deleting the user deletes the grants that
+	// say which apps they signed in to.
+	if d.OnSessionEnd != nil {
+		d.OnSessionEnd(ctx, store.SessionEnd{UserID: u.ID, AllSessions: true, Reason: "user_deleted"})
 	}
 	if err := d.Store.DeleteUser(ctx, u.ID); err != nil {
 		return err

@@ -241,7 +241,10 @@ type Store interface {
 
 	// Back-channel logout outbox. ListLogoutTargets returns the distinct
 	// (client, subject, session) of the grants q selects whose client has
-	// a back-channel logout URI, ordered by client, subject, session.
+	// a back-channel logout URI, ordered by client, subject, session,
+	// leaving out what an outbox entry already covers: one for the same
+	// client, subject and session, or one for the client and subject with
+	// no session (all of them) created at or after the grant.
 	// AddLogouts inserts entries (IDs unique: ErrConflict) in one step.
 	// ClaimLogouts leases up to limit entries that are not done, are due
 	// (NextAttemptAt <= now) and not leased (LeaseUntil <= now) to owner

@@ -58,6 +58,9 @@ func (s *Store) ListLogoutTargets(ctx context.Context, q oidcstore.LogoutQuery) 
 		SELECT DISTINCT g.client_id, g.user_id, g.session_id
 		FROM oidc_grants g JOIN oidc_clients c ON c.id = g.client_id
 		WHERE c.backchannel_logout_uri <> '' AND `+where+`
+		  AND NOT EXISTS (SELECT 1 FROM oidc_logout_outbox o
+			WHERE o.client_id = g.client_id AND o.subject = g.user_id
+			  AND (o.session_id = g.session_id OR (o.session_id = '' AND o.created_at >= g.created_at)))
 		ORDER BY g.client_id, g.user_id, g.session_id`, arg)
 	return collect(rows, err, func(row pgx.Row) (oidcstore.LogoutTarget, error) {
 		var t oidcstore.LogoutTarget

@@ -669,7 +669,17 @@ var oidcLogoutTests = []oidcTest{
 			{"sessions", oidcstore.LogoutQuery{SessionIDs: []string{"s1", "s3", "nope"}}, []oidcstore.LogoutTarget{{ClientID: "alpha", Subject: u.ID, SessionID: "s1"}, {ClientID: "alpha", Subject: other.ID, SessionID: "s3"}}},
 			{"credential", oidcstore.LogoutQuery{CredentialID: cred.ID}, []oidcstore.LogoutTarget{{ClientID: "alpha", Subject: u.ID, SessionID: "s1"}}},
 			{"nothing", oidcstore.LogoutQuery{}, nil},
+			{"covered", oidcstore.LogoutQuery{SessionIDs: []string{"s1", "s2", "s3"}}, []oidcstore.LogoutTarget{{ClientID: "gamma", Subject: u.ID, SessionID: "s2"}}},
 		} {
+			if tc.name == "covered" {
+				// s1 was logged out; a logout of all of other's sessions
+				// covers the grants made before it.
+				l := newLogout("alpha", 0)
+				l.Subject, l.SessionID = u.ID, "s1"
+				all := newLogout("alpha", 0)
+				all.Subject, all.SessionID, all.CreatedAt = other.ID, "", at(3*time.Second)
+				ok(t, "AddLogouts", s.AddLogouts(ctx, []oidcstore.Logout{l, all}))
+			}
 			list, err := s.ListLogoutTargets(ctx, tc.q)
 			ok(t, "ListLogoutTargets("+tc.name+")", err)
 			// The order is client, subject, session.
