@@ -265,3 +265,55 @@ func TestOIDCBackchannelLogoutURIValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBrowserBackchannelLogout: in Chromium, a person signs in to an app
+// with a passkey, then signs out of Sesame on its own pages; the app's
+// back-channel logout endpoint receives a verified logout token for that
+// session.
+func TestBrowserBackchannelLogout(t *testing.T) {
+	requireBrowser(t)
+	inst := startSesame(t, sesameOptions{})
+	lr := newLogoutReceiver(t, inst)
+	defer lr.check(t)
+	app := startWebApp(t, inst, "intranet")
+	uri := lr.srv.URL + "/logout"
+	if _, err := inst.App.OIDC.SetApp(context.Background(), audit.CLI, "intranet", sesameoidc.AppSettings{BackchannelLogoutURI: &uri}); err != nil {
+		t.Fatal(err)
+	}
+	gina := inst.createUser(t, "gina", false)
+	pass := inst.issueTAP(t, gina, 0, false)
+	ctx := newTab(t)
+	addAuthenticator(t, ctx, false)
+	browserSignInWithTAP(t, ctx, inst.URL, "gina", pass)
+	browserAddPasskey(t, ctx, "")
+	clearCookies(t, ctx)
+
+	navigate(t, ctx, app.url+"/login")
+	waitFor(t, ctx, `location.origin === `+jsString(app.url)+` && !!document.querySelector("#app-user")`)
+	res := app.lastResult(t)
+	if res.err != nil {
+		t.Fatalf("the app's sign-in failed: %v", res.err)
+	}
+	jws, err := jose.ParseSigned(res.rawID, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idc struct {
+		SID string `json:"sid"`
+	}
+	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &idc); err != nil || idc.SID == "" {
+		t.Fatalf("the ID token has no sid: %v", err)
+	}
+
+	navigate(t, ctx, inst.URL+"/my")
+	click(t, ctx, "#signout")
+	waitFor(t, ctx, `location.pathname !== "/my" || document.querySelector("#signout") === null`)
+	if n := deliver(t, inst); n != 1 {
+		t.Fatalf("delivered %d logout tokens after signing out, want 1", n)
+	}
+	toks := lr.tokens()
+	if len(toks) != 1 {
+		t.Fatalf("the app received %d logout tokens", len(toks))
+	}
+	checkLogoutToken(t, inst, toks[0], "intranet", gina.ID, idc.SID)
+}
