@@ -8,7 +8,10 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,9 +23,11 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/sesame-idp/sesame/internal/app"
 	"github.com/sesame-idp/sesame/internal/audit"
 	sesameoidc "github.com/sesame-idp/sesame/internal/oidc"
 	"github.com/sesame-idp/sesame/internal/store"
+	"github.com/sesame-idp/sesame/internal/store/pgtest"
 )
 
 type logoutToken struct {
@@ -316,4 +321,62 @@ func TestBrowserBackchannelLogout(t *testing.T) {
 		t.Fatalf("the app received %d logout tokens", len(toks))
 	}
 	checkLogoutToken(t, inst, toks[0], "intranet", gina.ID, idc.SID)
+}
+
+// TestOIDCBackchannelLogoutTwoInstances: two Sesame instances on one
+// PostgreSQL database drain the outbox at the same moment; the app
+// receives each logout token once.
+func TestOIDCBackchannelLogoutTwoInstances(t *testing.T) {
+	db := pgtest.Schema(t, pgtest.URL(t), 8)
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	t.Setenv(app.SecretEnv, base64.StdEncoding.EncodeToString(secret))
+	inst := startSesame(t, sesameOptions{Database: db})
+	other := startSesame(t, sesameOptions{Database: db})
+	ctx := context.Background()
+	lr := newLogoutReceiver(t, inst)
+	defer lr.check(t)
+	rp := newRelyingParty(t, inst, "wiki", rpOptions{})
+	uri := lr.srv.URL + "/logout"
+	if _, err := inst.App.OIDC.SetApp(ctx, audit.CLI, "wiki", sesameoidc.AppSettings{BackchannelLogoutURI: &uri}); err != nil {
+		t.Fatal(err)
+	}
+	// Several users signed in to the app, then disabled: one token each.
+	const users = 6
+	for i := range users {
+		name := fmt.Sprintf("user%d", i)
+		c, pk := inst.onboard(t, name, softOptions{})
+		c.signInWithPasskey(t, pk, "")
+		rp.signIn(t, c)
+		if _, err := inst.App.Dir.SetDisabled(ctx, audit.CLI, name, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, in := range []*instance{inst, other, inst, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := in.App.OIDC.DeliverLogouts(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	toks := lr.tokens()
+	seen := map[string]bool{}
+	for _, tok := range toks {
+		if seen[tok.JTI] {
+			t.Errorf("token %s delivered twice", tok.JTI)
+		}
+		seen[tok.JTI] = true
+	}
+	if len(seen) != users {
+		t.Errorf("%d distinct tokens delivered, want %d", len(seen), users)
+	}
+	lr.mu.Lock()
+	if lr.posted != users {
+		t.Errorf("%d POSTs to the app, want %d", lr.posted, users)
+	}
+	lr.mu.Unlock()
 }
