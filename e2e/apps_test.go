@@ -92,12 +92,42 @@ func TestAdminApps(t *testing.T) {
 		t.Fatalf("requiring PKCE again: %s", r)
 	}
 
+	// The JSON admin API: read and change the same settings.
+	if r := admin.get(t, "/api/admin/apps"); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"client_id":"grafana"`) ||
+		!strings.Contains(string(r.Body), `"allow_missing_pkce":false`) || strings.Contains(string(r.Body), secret) {
+		t.Errorf("GET /api/admin/apps: %s", r)
+	}
+	patch := func(body string) response {
+		return admin.do(t, http.MethodPatch, "/api/admin/apps/grafana", "application/json", []byte(body))
+	}
+	if r := patch(`{"allow_missing_pkce":true,"backchannel_logout_uri":"https://grafana.example.com/bcl"}`); r.Status != http.StatusOK ||
+		!strings.Contains(string(r.Body), `"allow_missing_pkce":true`) || !strings.Contains(string(r.Body), `"backchannel_logout_uri":"https://grafana.example.com/bcl"`) {
+		t.Errorf("PATCH: %s", r)
+	}
+	for _, bad := range []string{`{}`, `{"allow_missing_pkce":"yes"}`, `{"colour":"red"}`, `{"backchannel_logout_uri":"http://evil.example/"}`, `not json`} {
+		if r := patch(bad); r.Status != http.StatusBadRequest || r.errorCode() == "" {
+			t.Errorf("PATCH %s: %s, want 400 with an error code", bad, r)
+		}
+	}
+	if r := admin.do(t, http.MethodPatch, "/api/admin/apps/nope", "application/json", []byte(`{"allow_missing_pkce":true}`)); r.Status != http.StatusNotFound {
+		t.Errorf("PATCH of an unknown app: %s", r)
+	}
+	if a, _ := inst.App.OIDC.App(t.Context(), "grafana"); !a.AllowMissingPKCE || a.BackchannelLogoutURI != "https://grafana.example.com/bcl" {
+		t.Errorf("after the API: %+v", a)
+	}
+	if r := patch(`{"allow_missing_pkce":false,"backchannel_logout_uri":""}`); r.Status != http.StatusOK {
+		t.Errorf("PATCH back: %s", r)
+	}
+
 	// Only admins.
 	bob := inst.createUser(t, "bob", false)
 	user := inst.newClient(t)
 	user.signInWithTAP(t, "bob", inst.issueTAP(t, bob, time.Hour, false))
 	if r := user.get(t, "/admin/apps"); r.Status != http.StatusForbidden {
 		t.Errorf("a non-admin got %s", r)
+	}
+	if r := user.do(t, http.MethodPatch, "/api/admin/apps/grafana", "application/json", []byte(`{"allow_missing_pkce":true}`)); r.Status != http.StatusForbidden {
+		t.Errorf("a non-admin patching: %s", r)
 	}
 	if r := user.postForm(t, "/admin/apps/grafana/delete", url.Values{}); r.Status != http.StatusForbidden {
 		t.Errorf("a non-admin deleting: %s", r)

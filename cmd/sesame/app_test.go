@@ -71,6 +71,18 @@ func TestAppCommands(t *testing.T) {
 		t.Errorf("the exemption was not lifted:\n%s", r.stdout)
 	}
 
+	// Back-channel logout URI: set, shown, validated, removed.
+	mustOK(t, run("app", "set", "vault", "--backchannel-logout-uri", "https://vault.example.com/oidc/backchannel"))
+	if r := mustOK(t, run("app", "show", "vault")); !strings.Contains(r.stdout, "https://vault.example.com/oidc/backchannel") {
+		t.Errorf("app show lacks the back-channel logout URI:\n%s", r.stdout)
+	}
+	mustFail(t, run("app", "set", "vault", "--backchannel-logout-uri", "http://vault.example.com/logout"), 1, "back-channel logout URI must be")
+	mustFail(t, run("app", "add", "bcl", "--redirect-uri", "https://bcl.example.com/cb", "--backchannel-logout-uri", "ftp://x/"), 1, "back-channel logout URI must be")
+	mustOK(t, run("app", "set", "vault", "--backchannel-logout-uri", ""))
+	if r := mustOK(t, run("app", "show", "vault")); strings.Contains(r.stdout, "vault.example.com/oidc/backchannel") {
+		t.Errorf("the back-channel logout URI was not removed:\n%s", r.stdout)
+	}
+
 	r = mustOK(t, run("app", "list"), "app list")
 	for _, want := range []string{"grafana", "confidential", "spa", "public", "legacy", "RS256", "https://grafana.example.com/login/generic_oauth"} {
 		if !strings.Contains(r.stdout, want) {
@@ -129,8 +141,8 @@ func TestAppCommands(t *testing.T) {
 	if err := db.QueryRow(`SELECT count(*) FROM audit_events WHERE action LIKE 'app.%'`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != 10 { // four adds, two strength changes, two PKCE changes, one rotation, one delete
-		t.Errorf("%d app actions in the audit log, want 10", n)
+	if n != 12 { // four adds, two strength changes, two PKCE and two back-channel changes, one rotation, one delete
+		t.Errorf("%d app actions in the audit log, want 12", n)
 	}
 	if err := db.QueryRow(`SELECT count(*) FROM audit_events WHERE action = 'app.update' AND detail LIKE '%allow_missing_pkce%'`).Scan(&n); err != nil {
 		t.Fatal(err)

@@ -92,6 +92,10 @@ func (e *env) serve(ctx context.Context) error {
 		}
 	}()
 
+	if a.OIDC != nil {
+		go a.OIDC.RunLogoutDelivery(sweepCtx, 15*time.Second)
+	}
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

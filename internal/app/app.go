@@ -174,6 +174,9 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 			return nil, err
 		}
 		a.Web.Apps, a.Web.Issuer = appRegistry{a.OIDC}, cfg.URL
+		// Back-channel logout: the apps hear when sessions end.
+		a.SignIn.OnSessionEnd = a.OIDC.SessionsEnded
+		a.Dir.OnSessionEnd = a.OIDC.SessionsEnded
 		if sst, ok := st.(store.SAMLStore); ok {
 			a.SAML, err = samlidp.New(samlidp.Config{
 				BaseURL: cfg.URL, Store: st, Apps: sst, Gate: a.OIDC, Sessions: a.SignIn,

@@ -31,6 +31,9 @@ type Service struct {
 	// groups, not IDs, so that their files stay readable). If it fails the
 	// rename is undone, so a policy never names a group that does not exist.
 	GroupRenamed func(ctx context.Context, actor audit.Actor, oldName, newName string) error
+	// OnSessionEnd, when set, is told before a disabled or deleted user's
+	// sessions end (back-channel logout to the apps they signed in to).
+	OnSessionEnd store.SessionEndHook
 }
 
 var (
@@ -162,6 +165,9 @@ func (d *Service) SetDisabled(ctx context.Context, actor audit.Actor, username s
 		return u, err
 	}
 	if disabled {
+		if d.OnSessionEnd != nil {
+			d.OnSessionEnd(ctx, store.SessionEnd{UserID: u.ID, AllSessions: true, Reason: "user_disabled"})
+		}
 		if err := d.Store.DeleteUserSessions(ctx, u.ID); err != nil {
 			return u, err
 		}
@@ -207,6 +213,11 @@ func (d *Service) DeleteUser(ctx context.Context, actor audit.Actor, username st
 		if err := d.checkNotLastAdmin(ctx, u); err != nil {
 			return err
 		}
+	}
+	// The apps are told first: deleting the user deletes the grants that
+	// say which apps they signed in to.
+	if d.OnSessionEnd != nil {
+		d.OnSessionEnd(ctx, store.SessionEnd{UserID: u.ID, AllSessions: true, Reason: "user_deleted"})
 	}
 	if err := d.Store.DeleteUser(ctx, u.ID); err != nil {
 		return err

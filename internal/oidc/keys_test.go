@@ -187,3 +187,27 @@ func mustOpen(t *testing.T, s *keySealer, rec oidcstore.SigningKey) []byte {
 	}
 	return b
 }
+
+func TestLogoutRetry(t *testing.T) {
+	tests := []struct {
+		n     int
+		wait  time.Duration
+		again bool
+	}{
+		{1, 30 * time.Second, true},
+		{2, time.Minute, true},
+		{3, 2 * time.Minute, true},
+		{7, 32 * time.Minute, true},
+		{logoutAttempts, 0, false},
+		{logoutAttempts + 3, 0, false},
+	}
+	for _, tc := range tests {
+		wait, again := logoutRetry(tc.n)
+		if wait != tc.wait || again != tc.again {
+			t.Errorf("logoutRetry(%d) = %v, %v; want %v, %v", tc.n, wait, again, tc.wait, tc.again)
+		}
+	}
+	if a, b := SessionID([]byte("h1")), SessionID([]byte("h1")); a != b || a == SessionID([]byte("h2")) || SessionID(nil) != "" {
+		t.Error("SessionID is not a stable, distinct name per session")
+	}
+}

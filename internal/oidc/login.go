@@ -143,7 +143,7 @@ func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar *authReque
 			return
 		}
 		a := oidcstore.Authentication{UserID: u.ID, CredentialID: as.CredentialID, Method: as.Method,
-			AuthTime: sess.AuthTime, AMR: as.AMR, ACR: d.ACR, At: p.now()}
+			AuthTime: sess.AuthTime, AMR: as.AMR, ACR: d.ACR, At: p.now(), SessionID: SessionID(sess.TokenHash)}
 		if err := p.oidcStore.CompleteAuthRequest(ctx, ar.rec.ID, a); errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 			p.errorPage(w, r, http.StatusBadRequest, "request_gone", "This sign-in request has expired or was already used.")
 			return

@@ -141,6 +141,11 @@ type Provider struct {
 
 	credMu sync.Mutex
 	creds  map[string]credentialDescription
+
+	// Back-channel logout delivery (backchannel.go).
+	logoutOwner  string
+	logoutKick   chan struct{}
+	logoutClient *http.Client
 }
 
 // New builds the provider. It touches no storage: keys are made when first
@@ -197,6 +202,9 @@ func New(cfg Config) (*Provider, error) {
 		clients: &clientCache{ttl: cacheTTL, now: now},
 		onToken: cfg.OnToken,
 		access:  cfg.Access, strengths: cfg.Strengths, deviceKey: cfg.DeviceKey,
+		logoutOwner: newLogoutOwner(), logoutKick: make(chan struct{}, 1),
+		logoutClient: &http.Client{Timeout: deliveryTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 	}
 
 	opConfig := &op.Config{
@@ -227,7 +235,7 @@ func New(cfg Config) (*Provider, error) {
 }
 
 var supportedClaims = []string{
-	"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "c_hash",
+	"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "c_hash", "sid",
 	"name", "preferred_username", "updated_at", "email", "email_verified", "groups",
 }
 
@@ -272,6 +280,11 @@ func (p *Provider) Sweep(ctx context.Context) {
 		p.log.WarnContext(ctx, "sweeping token families failed", "err", err)
 	} else if n > 0 {
 		p.log.DebugContext(ctx, "swept token families", "count", n)
+	}
+	if n, err := p.oidcStore.DeleteFinishedLogouts(ctx, now.Add(-logoutKeep)); err != nil {
+		p.log.WarnContext(ctx, "sweeping delivered logout tokens failed", "err", err)
+	} else if n > 0 {
+		p.log.DebugContext(ctx, "swept delivered logout tokens", "count", n)
 	}
 	if n, err := p.pruneKeys(ctx); err != nil {
 		p.log.WarnContext(ctx, "pruning signing keys failed", "err", err)

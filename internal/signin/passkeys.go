@@ -240,6 +240,11 @@ func (s *Service) RemovePasskey(ctx context.Context, actor audit.Actor, userID, 
 	if err != nil {
 		return c, err
 	}
+	// The apps signed in to with it are told first: deleting the passkey
+	// deletes its sessions and the grants that name those apps.
+	if s.OnSessionEnd != nil {
+		s.OnSessionEnd(ctx, store.SessionEnd{UserID: userID, CredentialID: c.ID, Reason: "passkey_revoked"})
+	}
 	if err := s.Store.DeleteCredential(ctx, c.ID); err != nil {
 		return c, err
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -216,4 +217,99 @@ func (s *Server) adminSetApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/admin/apps?notice=updated", http.StatusSeeOther)
+}
+
+// --- JSON admin API for apps ---
+
+// appJSON is an app in the admin API.
+type appJSON struct {
+	ClientID               string    `json:"client_id"`
+	Public                 bool      `json:"public"`
+	RedirectURIs           []string  `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
+	SigningAlg             string    `json:"signing_alg"`
+	RequiredACR            string    `json:"required_acr"`
+	AllowMissingPKCE       bool      `json:"allow_missing_pkce"`
+	BackchannelLogoutURI   string    `json:"backchannel_logout_uri"`
+	CreatedAt              time.Time `json:"created_at"`
+}
+
+func appToJSON(a AppInfo) appJSON {
+	nonNil := func(l []string) []string {
+		if l == nil {
+			return []string{}
+		}
+		return l
+	}
+	return appJSON{ClientID: a.ClientID, Public: a.Public, RedirectURIs: nonNil(a.RedirectURIs),
+		PostLogoutRedirectURIs: nonNil(a.PostLogoutRedirectURIs), SigningAlg: a.SigningAlg, RequiredACR: a.RequiredACR,
+		AllowMissingPKCE: a.AllowMissingPKCE, BackchannelLogoutURI: a.BackchannelLogoutURI, CreatedAt: a.CreatedAt.UTC()}
+}
+
+var errUnknownAppAPI = problem.New(http.StatusNotFound, "unknown_app", "There is no app with that name.")
+
+func (s *Server) apiListApps(w http.ResponseWriter, r *http.Request) {
+	apps, err := s.Apps.ListApps(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]appJSON, len(apps))
+	for i, a := range apps {
+		out[i] = appToJSON(a)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"apps": out})
+}
+
+func (s *Server) findApp(r *http.Request) (AppInfo, error) {
+	apps, err := s.Apps.ListApps(r.Context())
+	if err != nil {
+		return AppInfo{}, err
+	}
+	for _, a := range apps {
+		if a.ClientID == r.PathValue("id") {
+			return a, nil
+		}
+	}
+	return AppInfo{}, errUnknownAppAPI
+}
+
+func (s *Server) apiGetApp(w http.ResponseWriter, r *http.Request) {
+	a, err := s.findApp(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, appToJSON(a))
+}
+
+// appPatch is what PATCH /api/admin/apps/{id} may change; absent fields
+// stay as they are.
+type appPatch struct {
+	AllowMissingPKCE     *bool   `json:"allow_missing_pkce"`
+	BackchannelLogoutURI *string `json:"backchannel_logout_uri"`
+}
+
+func (s *Server) apiPatchApp(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		s.fail(w, r, problem.New(http.StatusUnsupportedMediaType, "bad_content_type", "Requests must be sent as JSON."))
+		return
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	dec.DisallowUnknownFields()
+	var in appPatch
+	if err := dec.Decode(&in); err != nil {
+		s.fail(w, r, problem.BadRequest("The request could not be read: send a JSON object with allow_missing_pkce (true or false) and/or backchannel_logout_uri (a URL, or \"\" for none).").WithDetail("%v", err))
+		return
+	}
+	if in.AllowMissingPKCE == nil && in.BackchannelLogoutURI == nil {
+		s.fail(w, r, problem.BadRequest("Nothing to change: give allow_missing_pkce and/or backchannel_logout_uri."))
+		return
+	}
+	a, err := s.Apps.SetApp(r.Context(), adminActor(r), r.PathValue("id"), AppSettingsForm{AllowMissingPKCE: in.AllowMissingPKCE, BackchannelLogoutURI: in.BackchannelLogoutURI})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, appToJSON(a))
 }

@@ -78,7 +78,7 @@ const (
 		UPDATE oidc_auth_requests SET redeemed_at = ?, grant_id = ?, expires_at = max(expires_at, ?)
 		WHERE id = ? AND code_hash IS NOT NULL AND redeemed_at IS NULL`
 	oidcInsertGrant = `
-		INSERT INTO oidc_grants (` + oidcGrantColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		INSERT INTO oidc_grants (` + oidcGrantColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	oidcInsertRefreshToken = `
 		INSERT INTO oidc_refresh_tokens (hash, grant_id, created_at, expires_at, used_at)
 		VALUES (?, ?, ?, ?, ?)`
@@ -176,7 +176,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 
 const oidcAuthRequestColumns = `id, client_id, params, created_at, expires_at, user_id,
 	credential_id, method, auth_time, amr, acr, done_at, code_hash, code_expires_at,
-	redeemed_at, grant_id`
+	redeemed_at, grant_id, session_id`
 
 func scanOIDCAuthRequest(row scanner) (oidcstore.AuthRequest, error) {
 	var r oidcstore.AuthRequest
@@ -185,7 +185,7 @@ func scanOIDCAuthRequest(row scanner) (oidcstore.AuthRequest, error) {
 	var amr string
 	err := row.Scan(&r.ID, &r.ClientID, &r.Params, &created, &expires, &r.Auth.UserID,
 		&r.Auth.CredentialID, &r.Auth.Method, &authTime, &amr, &r.Auth.ACR, &doneAt, &r.CodeHash,
-		&codeExpires, &redeemed, &r.GrantID)
+		&codeExpires, &redeemed, &r.GrantID, &r.Auth.SessionID)
 	if err != nil {
 		return oidcstore.AuthRequest{}, mapErr(err)
 	}
@@ -201,7 +201,7 @@ func scanOIDCAuthRequest(row scanner) (oidcstore.AuthRequest, error) {
 func (s *Store) PutAuthRequest(ctx context.Context, r oidcstore.AuthRequest) error {
 	_, err := s.write.ExecContext(ctx, `
 		INSERT INTO oidc_auth_requests (`+oidcAuthRequestColumns+`)
-		VALUES (?, ?, ?, ?, ?, '', '', '', NULL, '[]', '', NULL, NULL, NULL, NULL, '')`,
+		VALUES (?, ?, ?, ?, ?, '', '', '', NULL, '[]', '', NULL, NULL, NULL, NULL, '', '')`,
 		r.ID, r.ClientID, blob(r.Params), millis(r.CreatedAt), millis(r.ExpiresAt))
 	return mapErr(err)
 }
@@ -218,9 +218,9 @@ func (s *Store) CompleteAuthRequest(ctx context.Context, id string, a oidcstore.
 	return s.oidcTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE oidc_auth_requests SET user_id = ?, credential_id = ?, method = ?, auth_time = ?,
-				amr = ?, acr = ?, done_at = ?
+				amr = ?, acr = ?, done_at = ?, session_id = ?
 			WHERE id = ? AND code_hash IS NULL`,
-			a.UserID, a.CredentialID, a.Method, millis(a.AuthTime), encodeList(a.AMR), a.ACR, millis(a.At), id)
+			a.UserID, a.CredentialID, a.Method, millis(a.AuthTime), encodeList(a.AMR), a.ACR, millis(a.At), a.SessionID, id)
 		if n, err := affected(res, err); err != nil || n == 1 {
 			return err
 		}
@@ -289,7 +289,7 @@ func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (i
 // --- grants ---
 
 const oidcGrantColumns = `id, client_id, user_id, scopes, credential_id, method, auth_time, amr, acr,
-	created_at, expires_at, revoked_at, revoke_reason`
+	created_at, expires_at, revoked_at, revoke_reason, session_id`
 
 func scanOIDCGrant(row scanner) (oidcstore.Grant, error) {
 	g, _, err := scanOIDCGrantAnd(row)
@@ -304,7 +304,7 @@ func scanOIDCGrantAnd(row scanner, more ...any) (oidcstore.Grant, bool, error) {
 	var authTime, created, expires int64
 	var revoked sql.NullInt64
 	dest := append([]any{&g.ID, &g.ClientID, &g.UserID, &scopes, &credentialID, &g.Method, &authTime,
-		&amr, &g.ACR, &created, &expires, &revoked, &g.RevokeReason}, more...)
+		&amr, &g.ACR, &created, &expires, &revoked, &g.RevokeReason, &g.SessionID}, more...)
 	if err := row.Scan(dest...); err != nil {
 		return oidcstore.Grant{}, false, mapErr(err)
 	}
@@ -325,7 +325,7 @@ func (s *Store) insertOIDCGrant(ctx context.Context, tx *sql.Tx, g oidcstore.Gra
 	_, err := oidcExecTx(ctx, s, tx, oidcInsertGrant,
 		g.ID, g.ClientID, g.UserID, encodeList(g.Scopes), nullIfEmpty(g.CredentialID), g.Method,
 		millis(g.AuthTime), encodeList(g.AMR), g.ACR, millis(g.CreatedAt), millis(g.ExpiresAt),
-		millisOrNull(g.RevokedAt), g.RevokeReason)
+		millisOrNull(g.RevokedAt), g.RevokeReason, g.SessionID)
 	return mapErr(err)
 }
 
