@@ -143,6 +143,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 		SecureCookies: cfg.SecureCookies(), RateLimit: cfg.RateLimit,
 		Access: a.Access, DeviceKey: a.DeriveKey(deviceKeyPurpose),
 	}
+	a.Web.Rollout = a.Rollout()
 	if ost, ok := st.(oidcstore.Store); ok {
 		a.OIDC, err = oidc.New(oidc.Config{
 			Issuer: cfg.URL, Store: st, OIDCStore: ost, Sessions: a.SignIn,

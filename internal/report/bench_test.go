@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -22,6 +23,14 @@ import (
 func BenchmarkRolloutSQLite(b *testing.B) {
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "sesame.db")
+	// SESAME_BENCH_ROLLOUT_DB keeps the generated database for the next run.
+	keep := os.Getenv("SESAME_BENCH_ROLLOUT_DB")
+	reuse := false
+	if keep != "" {
+		path = keep
+		_, err := os.Stat(keep)
+		reuse = err == nil
+	}
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		b.Fatal(err)
@@ -35,7 +44,34 @@ func BenchmarkRolloutSQLite(b *testing.B) {
 	now := time.Now()
 	nowMs := now.UnixMilli()
 	const users, signIns = 100_000, 1_000_000
-	for _, q := range []string{
+	for _, q := range setup(reuse) {
+		if _, err := raw.ExecContext(ctx, q, nowMs); err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+	}
+	if !reuse {
+		if err := backfill(ctx, raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+	src := Source{Store: st, Reports: st}
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := src.Load(ctx, now, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r.Overall.Users != users || r.Overall.SignIns[2].Passkey+r.Overall.SignIns[2].Password+r.Overall.SignIns[2].TAP > signIns {
+			b.Fatalf("unexpected report: %+v", r.Overall)
+		}
+	}
+}
+
+func setup(reuse bool) []string {
+	if reuse {
+		return nil
+	}
+	return []string{
 		`PRAGMA foreign_keys = OFF`,
 		`BEGIN`,
 		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
@@ -62,24 +98,6 @@ func BenchmarkRolloutSQLite(b *testing.B) {
 		`INSERT INTO audit_events (time, actor, action, target, detail)
 		 SELECT ?1, username, 'campaign.shown', username, '' FROM users WHERE substr(id, 2) % 2 = 0`,
 		`COMMIT`,
-	} {
-		if _, err := raw.ExecContext(ctx, q, nowMs); err != nil {
-			b.Fatalf("%s: %v", q, err)
-		}
-	}
-	if err := backfill(ctx, raw); err != nil {
-		b.Fatal(err)
-	}
-	src := Source{Store: st, Reports: st}
-	b.ResetTimer()
-	for b.Loop() {
-		r, err := src.Load(ctx, now, "")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if r.Overall.Users != users || r.Overall.SignIns[2].Passkey+r.Overall.SignIns[2].Password+r.Overall.SignIns[2].TAP > signIns {
-			b.Fatalf("unexpected report: %+v", r.Overall)
-		}
 	}
 }
 

@@ -64,7 +64,8 @@ type UserPasskeys struct {
 	// Passkeys counts the user's passkeys; Synced those backup-eligible,
 	// DeviceBound the others; SecurityKeys the device-bound ones that
 	// travel by USB, NFC or Bluetooth (FIDO2 hardware keys); Models the
-	// distinct AAGUIDs among all of them.
+	// distinct AAGUIDs among all of them, counted up to 2 (the lock-out
+	// rule asks only whether they all share one).
 	Passkeys, Synced, DeviceBound, SecurityKeys, Models int
 }
 

@@ -24,7 +24,7 @@ func (s *Store) EachUserPasskeys(ctx context.Context, fn func(store.UserPasskeys
 			count(c.id) FILTER (WHERE c.backup_eligible),
 			count(c.id) FILTER (WHERE NOT c.backup_eligible),
 			count(c.id) FILTER (WHERE NOT c.backup_eligible AND c.transports && ARRAY['usb', 'nfc', 'ble']),
-			count(DISTINCT c.aaguid)
+			LEAST(count(DISTINCT c.aaguid), 2)
 		FROM users u LEFT JOIN credentials c ON c.user_id = u.id
 		GROUP BY u.id
 		ORDER BY u.username COLLATE "C"`)
