@@ -3,7 +3,7 @@ package sqlite
 import (
 	"bytes"
 	"context"
-	"strings"
+	"database/sql"
 	"time"
 
 	"github.com/sesame-idp/sesame/internal/store"
@@ -23,30 +23,30 @@ func (s *Store) EachUserPasskeys(ctx context.Context, fn func(store.UserPasskeys
 		store.UserPasskeys
 		aaguid []byte
 	}
-	sums := map[string]*sum{}
+	sums := make(map[string]*sum, 1024)
 	rows, err := s.read.QueryContext(ctx, `SELECT user_id, backup_eligible, transports, aaguid FROM credentials`)
 	if err != nil {
 		return mapErr(err)
 	}
+	// RawBytes: no allocation per passkey except a user's first.
+	var uid, transports, aaguid sql.RawBytes
+	var be bool
 	for rows.Next() {
-		var uid, transports string
-		var be bool
-		var aaguid []byte
 		if err := rows.Scan(&uid, &be, &transports, &aaguid); err != nil {
 			rows.Close()
 			return mapErr(err)
 		}
-		x := sums[uid]
+		x := sums[string(uid)]
 		if x == nil {
-			x = &sum{aaguid: aaguid}
-			sums[uid] = x
+			x = &sum{aaguid: bytes.Clone(aaguid)}
+			sums[string(uid)] = x
 		}
 		x.Passkeys++
 		if be {
 			x.Synced++
 		} else {
 			x.DeviceBound++
-			if strings.Contains(transports, `"usb"`) || strings.Contains(transports, `"nfc"`) || strings.Contains(transports, `"ble"`) {
+			if bytes.Contains(transports, []byte(`"usb"`)) || bytes.Contains(transports, []byte(`"nfc"`)) || bytes.Contains(transports, []byte(`"ble"`)) {
 				x.SecurityKeys++
 			}
 		}
