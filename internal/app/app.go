@@ -160,6 +160,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 		Store: st, Dir: a.Dir, Renamer: a.Dir, Tokens: a.SCIMTokens,
 		BaseURL: strings.TrimSuffix(cfg.URL, "/") + scim.Prefix, Log: log, Now: now,
 	}
+	a.Web.Rollout = a.Rollout()
 	if ost, ok := st.(oidcstore.Store); ok {
 		a.OIDC, err = oidc.New(oidc.Config{
 			Issuer: cfg.URL, Store: st, OIDCStore: ost, Sessions: a.SignIn,

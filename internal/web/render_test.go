@@ -233,7 +233,7 @@ func pageCases() []struct {
 func TestRenderPages(t *testing.T) {
 	s := renderServer()
 	covered := map[string]bool{}
-	for _, tc := range append(pageCases(), accessPageCases()...) {
+	for _, tc := range append(append(pageCases(), accessPageCases()...), rolloutPageCases()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			covered[tc.page] = true
 			r := httptest.NewRequest("GET", "/x", nil)

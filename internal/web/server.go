@@ -23,6 +23,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/methods"
 	"github.com/sesame-idp/sesame/internal/passkey"
 	"github.com/sesame-idp/sesame/internal/problem"
+	"github.com/sesame-idp/sesame/internal/report"
 	"github.com/sesame-idp/sesame/internal/signin"
 	"github.com/sesame-idp/sesame/internal/store"
 )
@@ -76,6 +77,9 @@ type Server struct {
 	// DeviceKey signs the device cookie (access.DeviceSigner).
 	Access    *access.Service
 	DeviceKey []byte
+	// Rollout is where the roll-out report reads from (nil: its pages
+	// answer 503).
+	Rollout *report.Source
 
 	pages       *pages
 	limiters    addressLimits
@@ -160,6 +164,8 @@ func (s *Server) Handler() http.Handler {
 	s.accessRoutes(mux)
 	// SAML apps (samlapps.go).
 	s.samlRoutes(mux)
+	// The roll-out view (rollout.go).
+	s.rolloutRoutes(mux)
 
 	csrf := http.NewCrossOriginProtection()
 	return s.recoverer(securityHeaders(csrf.Handler(mux)))

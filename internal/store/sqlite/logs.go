@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"time"
 
@@ -31,19 +32,99 @@ func scanSignIn(row scanner) (store.SignInEvent, error) {
 	return e, nil
 }
 
-// AppendSignIn ignores e.ID and returns the one assigned.
+// AppendSignIn ignores e.ID and returns the one assigned. A counted
+// sign-in (store.CountedSignIn) also moves the report counters, in the
+// same transaction.
 func (s *Store) AppendSignIn(ctx context.Context, e store.SignInEvent) (int64, error) {
-	var id int64
-	err := s.write.QueryRowContext(ctx, `
+	const insert = `
 		INSERT INTO signins (time, user_id, username, ip, user_agent, app, method, result,
 			reason, detail, credential_id, aaguid, model, passkey_type, phishing,
 			client, country, action, trusted_device, bound_passkey_device, access)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		RETURNING id`,
-		millis(e.Time), e.UserID, e.Username, e.IP, e.UserAgent, e.App, e.Method, e.Result,
+		RETURNING id`
+	args := []any{millis(e.Time), e.UserID, e.Username, e.IP, e.UserAgent, e.App, e.Method, e.Result,
 		e.Reason, e.Detail, e.CredentialID, e.AAGUID, e.Model, e.PasskeyType, e.Phishing,
-		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access).Scan(&id)
-	return id, mapErr(err)
+		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access}
+	var id int64
+	if !store.CountedSignIn(e) {
+		err := s.write.QueryRowContext(ctx, insert, args...).Scan(&id)
+		return id, mapErr(err)
+	}
+	// Prepare before taking the one write connection: preparing inside
+	// the transaction would wait for that connection for ever.
+	ins := s.write.stmt(ctx, insert)
+	for _, q := range countQueries {
+		s.write.stmt(ctx, q)
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	defer tx.Rollback()
+	var row *sql.Row
+	if ins != nil {
+		row = tx.StmtContext(ctx, ins).QueryRowContext(ctx, cleanArgs(args)...)
+	} else {
+		row = tx.QueryRowContext(ctx, insert, cleanArgs(args)...)
+	}
+	if err := row.Scan(&id); err != nil {
+		return 0, mapErr(err)
+	}
+	if err := countSignIn(ctx, tx, s.write, e); err != nil {
+		return 0, mapErr(err)
+	}
+	return id, mapErr(tx.Commit())
+}
+
+// The statements countSignIn runs.
+var countQueries = []string{countDaily, countReportOnlyDay, countReportOnlyUser}
+
+const (
+	countDaily = `
+		INSERT INTO signin_daily (day, group_id, method, count)
+		SELECT day, group_id, method, 1 FROM (
+			SELECT ? AS day, '' AS group_id, ? AS method
+			UNION ALL
+			SELECT ?, group_id, ? FROM group_members WHERE user_id = ?
+		) WHERE true
+		ON CONFLICT (day, group_id, method) DO UPDATE SET count = count + 1`
+	countReportOnlyDay = `
+		INSERT INTO report_only_daily (day, policy, outcome, count) VALUES (?, ?, ?, 1)
+		ON CONFLICT (day, policy, outcome) DO UPDATE SET count = count + 1`
+	countReportOnlyUser = `
+		INSERT INTO report_only_users (policy, user_id, outcome, count, last_at) VALUES (?, ?, ?, 1, ?)
+		ON CONFLICT (policy, user_id, outcome) DO UPDATE SET count = count + 1, last_at = max(last_at, excluded.last_at)`
+)
+
+// countSignIn moves the report counters for a counted sign-in, in tx (the
+// statements were prepared before tx began).
+func countSignIn(ctx context.Context, tx *sql.Tx, d db, e store.SignInEvent) error {
+	day := store.DayNumber(e.Time)
+	exec := func(query string, args ...any) error {
+		var st *sql.Stmt
+		if v, ok := d.stmts.Load(query); ok {
+			st = v.(*sql.Stmt)
+		}
+		var err error
+		if st != nil {
+			_, err = tx.StmtContext(ctx, st).ExecContext(ctx, cleanArgs(args)...)
+		} else {
+			_, err = tx.ExecContext(ctx, query, cleanArgs(args)...)
+		}
+		return err
+	}
+	if err := exec(countDaily, day, e.Method, day, e.Method, e.UserID); err != nil {
+		return err
+	}
+	for _, o := range store.ReportOnlyOutcomes(e.Access) {
+		if err := exec(countReportOnlyDay, day, o.Policy, o.Outcome); err != nil {
+			return err
+		}
+		if err := exec(countReportOnlyUser, o.Policy, e.UserID, o.Outcome, millis(e.Time)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ListSignIns returns matching records newest first (by time, then ID).
@@ -113,7 +194,30 @@ func limitOrDefault(n int) int {
 	return n
 }
 
-// DeleteSignInsBefore is the retention expiry.
+// DeleteSignInsBefore is the retention expiry. The report counters of the
+// days wholly before cutoff go with the records.
 func (s *Store) DeleteSignInsBefore(ctx context.Context, cutoff time.Time) (int, error) {
-	return affected(s.write.ExecContext(ctx, `DELETE FROM signins WHERE time < ?`, millis(cutoff)))
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM signins WHERE time < ?`, millis(cutoff))
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	day := store.DayNumber(cutoff)
+	for _, q := range []string{`DELETE FROM signin_daily WHERE day < ?`, `DELETE FROM report_only_daily WHERE day < ?`} {
+		if _, err := tx.ExecContext(ctx, q, day); err != nil {
+			return 0, mapErr(err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM report_only_users WHERE last_at < ?`, millis(cutoff)); err != nil {
+		return 0, mapErr(err)
+	}
+	return int(n), mapErr(tx.Commit())
 }

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Times", timeTests},
 		{"Text", textTests},
 		{"SCIM", scimTests},
+		{"Report", reportTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
