@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -85,15 +84,6 @@ func rolloutEnv(t *testing.T) *testEnv {
 		t.Fatal(err)
 	}
 	return e
-}
-
-func (e *testEnv) doJSON(method, path, token, body string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	r.Header.Set("Content-Type", "application/json")
-	r.AddCookie(&http.Cookie{Name: CookieName, Value: token})
-	w := httptest.NewRecorder()
-	e.h.ServeHTTP(w, r)
-	return w
 }
 
 func TestRolloutAPI(t *testing.T) {
