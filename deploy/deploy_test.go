@@ -317,6 +317,7 @@ func TestStaticBinaryRunsLikeTheImage(t *testing.T) {
 		}
 		select {
 		case err := <-exited:
+			exited <- err // for the cleanup
 			t.Fatalf("the binary exited before it was ready: %v\n%s", err, out.String())
 		case <-ctx.Done():
 			t.Fatalf("/readyz never answered 200\n%s", out.String())
@@ -326,9 +327,22 @@ func TestStaticBinaryRunsLikeTheImage(t *testing.T) {
 
 	// The first-run link: printed on the terminal (docker logs), and it
 	// opens the first-admin page.
-	link := regexp.MustCompile(regexp.QuoteMeta(base) + `/setup\?token=[A-Za-z0-9_-]+`).FindString(out.String())
-	if link == "" {
-		t.Fatalf("no first-run setup link in the output:\n%s", out.String())
+	// It is printed after the listener is up, so a busy machine may
+	// answer /readyz first: wait for the line, as a reader of the logs would.
+	linkRE := regexp.MustCompile(regexp.QuoteMeta(base) + `/setup\?token=[A-Za-z0-9_-]+`)
+	var link string
+	for link == "" {
+		if link = linkRE.FindString(out.String()); link != "" {
+			break
+		}
+		select {
+		case err := <-exited:
+			exited <- err // for the cleanup
+			t.Fatalf("the binary exited without printing a first-run setup link: %v\n%s", err, out.String())
+		case <-ctx.Done():
+			t.Fatalf("no first-run setup link in the output:\n%s", out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	res, err := http.Get(link)
 	if err != nil {
