@@ -34,16 +34,21 @@ func scanSignIn(row scanner) (store.SignInEvent, error) {
 // AppendSignIn ignores e.ID and returns the one assigned.
 func (s *Store) AppendSignIn(ctx context.Context, e store.SignInEvent) (int64, error) {
 	var id int64
-	err := s.write.QueryRowContext(ctx, `
+	err := s.write.QueryRowContext(ctx, appendSignInSQL, signInArgs(e)...).Scan(&id)
+	return id, mapErr(err)
+}
+
+const appendSignInSQL = `
 		INSERT INTO signins (time, user_id, username, ip, user_agent, app, method, result,
 			reason, detail, credential_id, aaguid, model, passkey_type, phishing,
 			client, country, action, trusted_device, bound_passkey_device, access)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		RETURNING id`,
-		millis(e.Time), e.UserID, e.Username, e.IP, e.UserAgent, e.App, e.Method, e.Result,
+		RETURNING id`
+
+func signInArgs(e store.SignInEvent) []any {
+	return []any{millis(e.Time), e.UserID, e.Username, e.IP, e.UserAgent, e.App, e.Method, e.Result,
 		e.Reason, e.Detail, e.CredentialID, e.AAGUID, e.Model, e.PasskeyType, e.Phishing,
-		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access).Scan(&id)
-	return id, mapErr(err)
+		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access}
 }
 
 // ListSignIns returns matching records newest first (by time, then ID).

@@ -76,6 +76,39 @@ func (d db) stmt(ctx context.Context, query string) *sql.Stmt {
 	return s
 }
 
+// inTx runs fn in one write transaction, handing it the statements for
+// queries bound to the transaction. They are prepared (or found in the
+// cache) before the transaction begins: preparing needs a connection, and
+// on the writer the transaction holds the only one. Bound this way, a
+// cached statement is not compiled again. fn must pass its arguments
+// through cleanArgs.
+func (d db) inTx(ctx context.Context, queries []string, fn func(stmts []*sql.Stmt) error) error {
+	stmts := make([]*sql.Stmt, len(queries))
+	for i, q := range queries {
+		if stmts[i] = d.stmt(ctx, q); stmts[i] == nil {
+			// Preparing failed: do it again for the error.
+			st, err := d.DB.PrepareContext(ctx, q)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			stmts[i] = st
+		}
+	}
+	tx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for i := range stmts {
+		stmts[i] = tx.StmtContext(ctx, stmts[i])
+	}
+	if err := fn(stmts); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
 func (d db) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if s := d.stmt(ctx, query); s != nil {
 		return s.ExecContext(ctx, cleanArgs(args)...)
