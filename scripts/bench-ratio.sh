@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the hot-path benchmarks (passkey begin and finish, a whole sign-in,
-# session lookup, token exchange, refresh, userinfo, Conditional Access
+# session lookup, the sign-in writes on SQLite, token exchange, refresh,
+# userinfo, Conditional Access
 # evaluation) together with a raw P-256 verification in one run, and print
 # each as a ratio to that verification. Ratios measured in the same run hold
 # up on a shared, loaded machine where absolute figures do not.
@@ -22,7 +23,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=("$@")
 if [ ${#pkgs[@]} -eq 0 ]; then
-	pkgs=(./internal/passkey ./internal/signin ./internal/oidc ./internal/access)
+	pkgs=(./internal/passkey ./internal/signin ./internal/store/sqlite ./internal/oidc ./internal/access)
 fi
 bench=${BENCH:-.}
 benchtime=${BENCHTIME:-1s}
@@ -45,7 +46,7 @@ echo "# load after: $(uptime | sed 's/.*load average://')"
 echo "# raw output: $out"
 
 awk '
-/^pkg: / { pkg = $2; sub(/.*\/internal\//, "", pkg); next }
+/^pkg: / { pkg = $2; sub(/.*\/internal\/(store\/)?/, "", pkg); next }
 # zitadel/oidc logs to stdout while a benchmark runs, which can split a
 # result line: keep the name until the figures come.
 /^Benchmark/ && !/ns\/op/ { pending = $1; next }
