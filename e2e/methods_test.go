@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -567,6 +568,79 @@ func TestTemporaryAccessPassSessions(t *testing.T) {
 	inst.clock.Advance(20 * time.Minute)
 	if d.signedIn(t) {
 		t.Fatal("the session outlived the pass's expiry")
+	}
+}
+
+// TestOneTimePassSessionContinuesWithPasskey: the session of a one-time
+// pass that registers a passkey goes on as a session of that passkey (a new
+// session cookie, the normal lifetime, a passkey's strength for apps)
+// rather than ending 10 minutes after the pass's use. A multi-use pass
+// session keeps ending with its pass.
+func TestOneTimePassSessionContinuesWithPasskey(t *testing.T) {
+	inst := startSesame(t, sesameOptions{})
+	rp := newRelyingParty(t, inst, "intranet", rpOptions{})
+	alice := inst.createUser(t, "alice", false)
+
+	c := inst.newClient(t)
+	c.signInWithTAP(t, "alice", inst.issueTAP(t, alice, 7*24*time.Hour, true))
+	passCookie := c.sessionCookie()
+	if app := rp.signIn(t, c); app.claims.ACR != "urn:sesame:acr:tap" || !slices.Equal(app.claims.AMR, []string{"otp"}) {
+		t.Errorf("the pass session's app sign-in: acr %q amr %v", app.claims.ACR, app.claims.AMR)
+	}
+	pk := newSoftPasskey(t, inst, softOptions{})
+	reg := c.registerPasskey(t, pk, "")
+	registered := inst.clock.Now()
+	if c.sessionCookie() == passCookie {
+		t.Fatal("registering did not give a new session cookie")
+	}
+	if m := c.whoami(t); !slices.Equal(m.Methods, []string{"passkey"}) {
+		t.Errorf("after registering, the session's methods are %v", m.Methods)
+	}
+	old := inst.newClient(t)
+	old.setSessionCookie(passCookie)
+	if old.signedIn(t) {
+		t.Error("the pass session still works after it continued as a passkey session")
+	}
+	if ev, ok := inst.lastAudit(t, "session.continue_with_passkey"); !ok || ev.Actor != "alice" || !strings.Contains(ev.Detail, reg.ID) {
+		t.Errorf("the continuation is not audited: %+v", ev)
+	}
+	if page := string(c.get(t, "/my").Body); strings.Contains(page, `id="session-ends"`) {
+		t.Error("/my still says the session ends with the pass")
+	}
+
+	inst.clock.Advance(methods.OneTimeTAPRegistrationWindow + time.Minute)
+	if !c.signedIn(t) {
+		t.Fatal("the session ended with the pass's registration window")
+	}
+	app := rp.signIn(t, c)
+	if app.claims.ACR != "phrh" || !slices.Contains(app.claims.AMR, "hwk") {
+		t.Errorf("the app sign-in after registering: acr %q amr %v, want a device-bound passkey's", app.claims.ACR, app.claims.AMR)
+	}
+	// The normal lifetime: the session ends when a passkey session does
+	// (kept alive meanwhile), not when the pass expires.
+	for inst.clock.Now().Before(registered.Add(inst.App.Config.SessionMax - time.Hour)) {
+		inst.clock.Advance(time.Hour)
+		if !c.signedIn(t) {
+			t.Fatalf("the passkey session ended %s after it began", inst.clock.Now().Sub(registered))
+		}
+	}
+	inst.clock.Advance(time.Hour)
+	if c.signedIn(t) {
+		t.Error("the passkey session outlived the maximum session lifetime")
+	}
+
+	// A multi-use pass session still ends with the pass.
+	bob := inst.createUser(t, "bob", false)
+	d := inst.newClient(t)
+	d.signInWithTAP(t, "bob", inst.issueTAP(t, bob, time.Hour, false))
+	bobCookie := d.sessionCookie()
+	d.registerPasskey(t, newSoftPasskey(t, inst, softOptions{}), "")
+	if d.sessionCookie() != bobCookie {
+		t.Error("a multi-use pass session was replaced")
+	}
+	inst.clock.Advance(time.Hour + time.Minute)
+	if d.signedIn(t) {
+		t.Error("the multi-use pass session outlived its pass")
 	}
 }
 

@@ -36,6 +36,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/sesame-idp/sesame/internal/audit"
+	"github.com/sesame-idp/sesame/internal/methods"
 	sesameoidc "github.com/sesame-idp/sesame/internal/oidc"
 	"github.com/sesame-idp/sesame/internal/store"
 )
@@ -403,12 +404,17 @@ func TestOIDCDiscovery(t *testing.T) {
 	if !slices.Contains(d.Scopes, "groups") || !slices.Contains(d.Claims, "groups") || !slices.Contains(d.Claims, "amr") {
 		t.Errorf("scopes %v / claims %v", d.Scopes, d.Claims)
 	}
-	// The JWKS is served, with the default ES256 key once an app exists.
+	// The JWKS is served, with the current and the next ES256 key.
 	newRelyingParty(t, inst, "grafana", rpOptions{})
 	r = c.get(t, "/oauth2/keys")
 	var jwks jose.JSONWebKeySet
-	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &jwks) != nil || len(jwks.Keys) != 1 || jwks.Keys[0].Algorithm != "ES256" || !jwks.Keys[0].IsPublic() {
+	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &jwks) != nil || len(jwks.Keys) != 2 {
 		t.Errorf("JWKS: %s", r)
+	}
+	for _, k := range jwks.Keys {
+		if k.Algorithm != "ES256" || !k.IsPublic() {
+			t.Errorf("JWKS key %s: %s, public %v", k.KeyID, k.Algorithm, k.IsPublic())
+		}
 	}
 }
 
@@ -560,6 +566,64 @@ func TestOIDCSyncedPasskeyRS256AndPublicApp(t *testing.T) {
 	app = spa.signIn(t, c)
 	if app.claims.Email != "bob@example.com" || app.claims.Name != "" || app.token.RefreshToken != "" {
 		t.Errorf("scopes openid email: claims %+v, refresh token %q", app.claims, app.token.RefreshToken)
+	}
+}
+
+// TestOIDCCustomStrengthACR: an app asks for a custom authentication
+// strength by its ID in acr_values, as for a built-in one. A session that
+// meets it gets a code and an ID token whose acr names the strength; one
+// that does not is sent to sign in again and, if the fresh sign-in still
+// does not meet it, the app gets unmet_authentication_requirements. Values
+// Sesame does not know are ignored (acr_values is voluntary).
+func TestOIDCCustomStrengthACR(t *testing.T) {
+	inst := startSesame(t, sesameOptions{})
+	if _, err := inst.App.Strengths.Save(context.Background(), audit.CLI, methods.StrengthsDoc{Strengths: []methods.Strength{{
+		ID: "device-key", Name: "Device-bound passkey", Combinations: []methods.Combination{{methods.MethodPasskey}}, DeviceBoundOnly: true,
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	rp := newRelyingParty(t, inst, "vault", rpOptions{})
+	dave, bound := inst.onboard(t, "dave", softOptions{})
+	erin, synced := inst.onboard(t, "erin", softOptions{Synced: true})
+	dave.signInWithPasskey(t, bound, "")
+	erin.signInWithPasskey(t, synced, "")
+
+	// A device-bound passkey meets it: the claim names the strength.
+	app := rp.signIn(t, dave, oauth2.SetAuthURLParam("acr_values", "device-key"))
+	if app.claims.ACR != "device-key" || !slices.Contains(app.claims.AMR, "hwk") {
+		t.Errorf("acr_values=device-key, device-bound passkey: acr %q amr %v", app.claims.ACR, app.claims.AMR)
+	}
+	// Unknown values are skipped; in order of preference, the first met wins.
+	if app := rp.signIn(t, dave, oauth2.SetAuthURLParam("acr_values", "urn:example:gold device-key phr")); app.claims.ACR != "device-key" {
+		t.Errorf("acr_values=urn:example:gold device-key phr: acr %q", app.claims.ACR)
+	}
+	if app := rp.signIn(t, dave, oauth2.SetAuthURLParam("acr_values", "phr device-key")); app.claims.ACR != "phrh" {
+		t.Errorf("acr_values=phr device-key: acr %q, want the session's phrh (phr is preferred and met)", app.claims.ACR)
+	}
+	if app := rp.signIn(t, dave, oauth2.SetAuthURLParam("acr_values", "urn:example:gold")); app.claims.ACR != "phrh" {
+		t.Errorf("acr_values of an unknown value only: acr %q, want the session's own", app.claims.ACR)
+	}
+	// A refresh keeps the acr of the sign-in.
+	tok, err := rp.refresh(app.token.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rp.verify(t, tok, ""); got.claims.ACR != "device-key" {
+		t.Errorf("refreshed ID token acr %q, want the sign-in's device-key", got.claims.ACR)
+	}
+
+	// A synced passkey does not: a new sign-in, then a refusal to the app.
+	start, f := rp.authURL(oauth2.SetAuthURLParam("acr_values", "device-key"))
+	_, _, at := erin.follow(t, start)
+	if at == nil || at.Path != "/signin" || at.Query().Get("prompt") != "login" {
+		t.Fatalf("acr_values=device-key with a synced passkey: want a new sign-in, got %v", at)
+	}
+	erin.signInWithPasskey(t, synced, "")
+	away, _, _ := erin.follow(t, inst.URL+at.Query().Get("return_to"))
+	rp.appError(t, away, f, "unmet_authentication_requirements")
+	// ...and it can ask for the custom strength or a built-in one.
+	if app := rp.signIn(t, erin, oauth2.SetAuthURLParam("acr_values", "device-key phr")); app.claims.ACR != "phr" {
+		t.Errorf("acr_values=device-key phr, synced passkey: acr %q", app.claims.ACR)
 	}
 }
 
@@ -721,6 +785,46 @@ func TestOIDCRefusals(t *testing.T) {
 		// A challenge without a method is plain too (RFC 7636 4.3).
 		start = rp.config.AuthCodeURL(f.state, oauth2.SetAuthURLParam("code_challenge", oauth2.GenerateVerifier()))
 		away, _, _ = c.follow(t, start)
+		rp.appError(t, away, f, "invalid_request")
+	})
+
+	t.Run("MissingPKCEConfidential", func(t *testing.T) {
+		// RFC 9700: a confidential app must send PKCE too.
+		requests := inst.countRows(t, "oidc_auth_requests")
+		f := flow{state: randomString()}
+		away, _, _ := c.follow(t, rp.config.AuthCodeURL(f.state))
+		rp.appError(t, away, f, "invalid_request")
+		if d := away.Query().Get("error_description"); !strings.Contains(d, "S256") {
+			t.Errorf("error_description %q does not say what is missing", d)
+		}
+		if !hasReason(inst.appEvents(t, "crm"), store.ResultFailure, "pkce_missing") {
+			t.Errorf("not in the sign-in log")
+		}
+		if n := inst.countRows(t, "oidc_auth_requests"); n != requests {
+			t.Errorf("a refused request was stored: %d requests, had %d", n, requests)
+		}
+
+		// Exempted by an admin: accepted, and the code is redeemed without
+		// a verifier.
+		yes, no := true, false
+		if _, err := inst.App.OIDC.SetApp(context.Background(), audit.CLI, "crm", sesameoidc.AppSettings{AllowMissingPKCE: &yes}); err != nil {
+			t.Fatal(err)
+		}
+		defer inst.App.OIDC.SetApp(context.Background(), audit.CLI, "crm", sesameoidc.AppSettings{AllowMissingPKCE: &no})
+		f = flow{state: randomString()}
+		away, last, _ := c.follow(t, rp.config.AuthCodeURL(f.state))
+		if away == nil {
+			t.Fatalf("exempted app without PKCE stopped at %s", last)
+		}
+		cd := rp.code(t, away, f)
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {cd}, "redirect_uri": {rp.redirect}}
+		if status, body := rp.tokenRequest(t, form, "crm", rp.secret); status != http.StatusOK || body["id_token"] == nil {
+			t.Errorf("exempted app's code exchange: %d %v", status, body)
+		}
+		// Plain stays refused for an exempted app.
+		f = flow{state: randomString()}
+		away, _, _ = c.follow(t, rp.config.AuthCodeURL(f.state, oauth2.SetAuthURLParam("code_challenge", oauth2.GenerateVerifier()),
+			oauth2.SetAuthURLParam("code_challenge_method", "plain")))
 		rp.appError(t, away, f, "invalid_request")
 	})
 

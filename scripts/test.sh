@@ -21,6 +21,8 @@
 #               stopped and removed when this script exits. It never uses a
 #               server that happens to run on the machine.
 #   a C compiler, which -race needs, installed with apt-get if missing.
+#   systemd     for systemd-analyze, which verifies deploy/sesame.service;
+#               installed with apt-get if missing.
 #   oauth2-proxy for the OpenID Connect tests, built with `go install` from the
 #               Go module proxy into a cache directory (not committed) and
 #               exported as SESAME_TEST_OAUTH2_PROXY. If that is already set it
@@ -151,6 +153,20 @@ elif in_ci; then
 	die "CI=true but no Chromium (chromium, chromium-browser or google-chrome) is available, and it could not be installed: the browser tests cannot run"
 else
 	warn "no Chromium found: browser tests will be skipped"
+fi
+
+# ---------------------------------------------------------------- systemd-analyze
+
+# deploy/'s test verifies the systemd unit with systemd-analyze.
+if ! command -v systemd-analyze >/dev/null 2>&1 && can_apt; then
+	say "systemd-analyze not found: installing systemd"
+	apt_install systemd || warn "apt-get install systemd failed"
+fi
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+	if in_ci; then
+		die "CI=true but systemd-analyze is not available and could not be installed: the systemd unit cannot be verified"
+	fi
+	warn "no systemd-analyze: the systemd unit test will be skipped"
 fi
 
 # ---------------------------------------------------------------- oauth2-proxy

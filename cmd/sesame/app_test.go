@@ -49,6 +49,40 @@ func TestAppCommands(t *testing.T) {
 	mustFail(t, run("app", "set-strength", "nope", "mfa"), 1, "")
 	mustOK(t, run("app", "set-strength", "vault", "none"))
 
+	// PKCE: required by default; a confidential app can be exempted, a
+	// public one cannot; the change is audited and shown.
+	if r := mustOK(t, run("app", "show", "vault")); !regexp.MustCompile(`PKCE:\s+required \(S256\)`).MatchString(r.stdout) {
+		t.Errorf("app show does not say PKCE is required:\n%s", r.stdout)
+	}
+	r = mustOK(t, run("app", "set", "vault", "--allow-missing-pkce=true"), "app set --allow-missing-pkce")
+	if !strings.Contains(r.stdout, "PKCE NOT required") {
+		t.Errorf("app set output:\n%s", r.stdout)
+	}
+	if r := mustOK(t, run("app", "show", "vault")); !strings.Contains(r.stdout, "PKCE:") || !strings.Contains(r.stdout, "NOT required") {
+		t.Errorf("app show does not say the app is exempted:\n%s", r.stdout)
+	}
+	mustFail(t, run("app", "set", "spa", "--allow-missing-pkce=true"), 1, "public app cannot be exempted")
+	mustFail(t, run("app", "set", "vault", "--allow-missing-pkce=maybe"), 2, "true or false")
+	mustFail(t, run("app", "set", "vault"), 2, "nothing to change")
+	mustFail(t, run("app", "set", "nope", "--allow-missing-pkce=false"), 1, "no app with that name")
+	mustFail(t, run("app", "add", "spa2", "--public", "--allow-missing-pkce", "--redirect-uri", "http://localhost:3000/cb"), 1, "public app cannot be exempted")
+	mustOK(t, run("app", "set", "vault", "--allow-missing-pkce=false"))
+	if r := mustOK(t, run("app", "show", "vault")); strings.Contains(r.stdout, "NOT required") {
+		t.Errorf("the exemption was not lifted:\n%s", r.stdout)
+	}
+
+	// Back-channel logout URI: set, shown, validated, removed.
+	mustOK(t, run("app", "set", "vault", "--backchannel-logout-uri", "https://vault.example.com/oidc/backchannel"))
+	if r := mustOK(t, run("app", "show", "vault")); !strings.Contains(r.stdout, "https://vault.example.com/oidc/backchannel") {
+		t.Errorf("app show lacks the back-channel logout URI:\n%s", r.stdout)
+	}
+	mustFail(t, run("app", "set", "vault", "--backchannel-logout-uri", "http://vault.example.com/logout"), 1, "back-channel logout URI must be")
+	mustFail(t, run("app", "add", "bcl", "--redirect-uri", "https://bcl.example.com/cb", "--backchannel-logout-uri", "ftp://x/"), 1, "back-channel logout URI must be")
+	mustOK(t, run("app", "set", "vault", "--backchannel-logout-uri", ""))
+	if r := mustOK(t, run("app", "show", "vault")); strings.Contains(r.stdout, "vault.example.com/oidc/backchannel") {
+		t.Errorf("the back-channel logout URI was not removed:\n%s", r.stdout)
+	}
+
 	r = mustOK(t, run("app", "list"), "app list")
 	for _, want := range []string{"grafana", "confidential", "spa", "public", "legacy", "RS256", "https://grafana.example.com/login/generic_oauth"} {
 		if !strings.Contains(r.stdout, want) {
@@ -72,15 +106,24 @@ func TestAppCommands(t *testing.T) {
 	}
 	mustFail(t, run("app", "rotate-secret", "spa"), 1, "public app has no secret")
 
-	// Keys: the apps' algorithms have keys; a rotation adds a pending one.
+	// Keys: the apps' algorithms have a current and a next key; a rotation
+	// promotes the next one, an immediate one retires the current key.
 	r = mustOK(t, run("keys", "list"), "keys list")
-	if !strings.Contains(r.stdout, "ES256  current") || !strings.Contains(r.stdout, "RS256  current") {
-		t.Errorf("keys list:\n%s", r.stdout)
+	for _, want := range []string{"ES256  current", "ES256  next", "RS256  current", "RS256  next"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("keys list has no %q:\n%s", want, r.stdout)
+		}
 	}
-	mustOK(t, run("keys", "rotate"), "keys rotate")
+	r = mustOK(t, run("keys", "rotate"), "keys rotate")
+	if !strings.Contains(r.stdout, "The next ES256 key") {
+		t.Errorf("keys rotate:\n%s", r.stdout)
+	}
+	mustOK(t, run("keys", "rotate", "--immediately"), "keys rotate --immediately")
 	r = mustOK(t, run("keys", "list"), "keys list")
-	if !strings.Contains(r.stdout, "ES256  pending") {
-		t.Errorf("after rotate:\n%s", r.stdout)
+	for _, want := range []string{"ES256  retired", "ES256  current", "ES256  next"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("after rotate --immediately, no %q:\n%s", want, r.stdout)
+		}
 	}
 	mustFail(t, run("keys", "rotate", "--drop-old"), 2, "--drop-old needs --immediately")
 	mustFail(t, run("keys", "rotate", "--alg", "HS256"), 1, "unsupported signing algorithm")
@@ -98,7 +141,13 @@ func TestAppCommands(t *testing.T) {
 	if err := db.QueryRow(`SELECT count(*) FROM audit_events WHERE action LIKE 'app.%'`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != 8 { // four adds, two strength changes, one rotation, one delete
-		t.Errorf("%d app actions in the audit log, want 8", n)
+	if n != 12 { // four adds, two strength changes, two PKCE and two back-channel changes, one rotation, one delete
+		t.Errorf("%d app actions in the audit log, want 12", n)
+	}
+	if err := db.QueryRow(`SELECT count(*) FROM audit_events WHERE action = 'app.update' AND detail LIKE '%allow_missing_pkce%'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("%d PKCE changes in the audit log, want 2", n)
 	}
 }

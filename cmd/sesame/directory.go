@@ -228,6 +228,21 @@ func (e *env) groupCmd() *cobra.Command {
 			return nil
 		}),
 	}
+	rename := &cobra.Command{
+		Use:   "rename OLD NEW",
+		Short: "Rename a group, and every policy that names it",
+		Long: "Rename a group. Its members stay, and the sign-in methods policy and the Conditional\n" +
+			"Access policies that name the group are rewritten to the new name in the same step.",
+		Args: exactArgs(2, "the OLD and the NEW group name"),
+		RunE: e.run(func(cmd *cobra.Command, a *app.App, args []string) error {
+			g, err := a.Dir.RenameGroup(cmd.Context(), audit.CLI, args[0], args[1])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Renamed group %s to %s.\n", args[0], g.Name)
+			return nil
+		}),
+	}
 	member := func(in bool) func(*cobra.Command, *app.App, []string) error {
 		return func(cmd *cobra.Command, a *app.App, args []string) error {
 			if err := a.Dir.SetMember(cmd.Context(), audit.CLI, args[0], args[1], in); err != nil {
@@ -243,7 +258,7 @@ func (e *env) groupCmd() *cobra.Command {
 	}
 	addMember := &cobra.Command{Use: "add-member GROUP USERNAME", Short: "Add a user to a group", Args: exactArgs(2, "a GROUP and a USERNAME"), RunE: e.run(member(true))}
 	removeMember := &cobra.Command{Use: "remove-member GROUP USERNAME", Short: "Remove a user from a group", Args: exactArgs(2, "a GROUP and a USERNAME"), RunE: e.run(member(false))}
-	c.AddCommand(add, list, del, addMember, removeMember)
+	c.AddCommand(add, list, rename, del, addMember, removeMember)
 	return c
 }
 

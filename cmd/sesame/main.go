@@ -95,7 +95,7 @@ environment variable SESAME_<FLAG>, e.g. --data-dir is SESAME_DATA_DIR.`,
 
 	root.AddCommand(e.serveCmd(), e.userCmd(), e.groupCmd(), e.tapCmd(), e.benchCmd(),
 		e.migrateCmd(), e.backupCmd(), e.restoreCmd(), e.policyCmd(), e.metadataCmd(),
-		e.appCmd(), e.keysCmd(), e.locationCmd(), e.logCmd(), e.seedCmd())
+		e.appCmd(), e.keysCmd(), e.locationCmd(), e.logCmd(), e.seedCmd(), e.scimCmd(), e.reportCmd())
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}

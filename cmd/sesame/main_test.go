@@ -539,3 +539,48 @@ func TestUserImport(t *testing.T) {
 		t.Errorf("alice not in pilot:\n%s", r.stdout)
 	}
 }
+
+func TestGroupRename(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) result { return sesame(t, dir, nil, args...) }
+	mustOK(t, run("user", "add", "root", "--admin"))
+	mustOK(t, run("group", "add", "break-glass"))
+	mustOK(t, run("group", "add", "sales"))
+	mustOK(t, run("group", "add-member", "break-glass", "root"))
+	mustOK(t, run("policy", "template", "admins-phishing-resistant", "--exclude-group", "break-glass"))
+
+	mustFail(t, run("group", "rename", "break-glass"), 2, "needs the OLD and the NEW group name")
+	mustFail(t, run("group", "rename", "break-glass", "sales"), 1, "already exists")
+	mustFail(t, run("group", "rename", "break-glass", " "), 1, "1 to 64 characters")
+	mustFail(t, run("group", "rename", "nope", "other"), 1, "no group")
+
+	r := mustOK(t, run("group", "rename", "break-glass", "emergency"))
+	if !strings.Contains(r.stdout, "Renamed group break-glass to emergency.") {
+		t.Errorf("rename said:\n%s", r.stdout)
+	}
+	if r := mustOK(t, run("group", "list")); !regexp.MustCompile(`emergency\s+root`).MatchString(r.stdout) || strings.Contains(r.stdout, "break-glass") {
+		t.Errorf("group list after the rename:\n%s", r.stdout)
+	}
+	if r := mustOK(t, run("policy", "export")); !strings.Contains(r.stdout, "emergency") || strings.Contains(r.stdout, "break-glass") {
+		t.Errorf("the policy does not follow the rename:\n%s", r.stdout)
+	}
+	// The policy names the new name, so the group is still protected.
+	mustFail(t, run("group", "delete", "emergency"), 1, "Conditional Access policy")
+}
+
+// TestServeArgon2Bounds: argon2id costs out of bounds, by flag or by
+// environment variable, stop the server before it starts, with a message
+// naming the option and its range.
+func TestServeArgon2Bounds(t *testing.T) {
+	dir := t.TempDir()
+	mustFail(t, sesame(t, dir, nil, "serve", "--argon2-memory", "1024"), 1, "--argon2-memory 1024 must be between 8192 and 2097152 KiB")
+	mustFail(t, sesame(t, dir, nil, "serve", "--argon2-iterations", "0"), 1, "--argon2-iterations 0 must be between 1 and 64")
+	mustFail(t, sesame(t, dir, []string{"SESAME_ARGON2_PARALLELISM=100"}, "serve"), 1, "--argon2-parallelism 100 must be between 1 and 64")
+	mustFail(t, sesame(t, dir, nil, "serve", "--argon2-memory", "-5"), 2, "--argon2-memory")
+	r := mustOK(t, sesame(t, dir, nil, "serve", "--help"))
+	for _, want := range []string{"--argon2-memory", "--argon2-iterations", "--argon2-parallelism"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("serve --help lacks %q", want)
+		}
+	}
+}

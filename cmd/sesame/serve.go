@@ -37,6 +37,9 @@ separated), and so on.`,
 	f.DurationVar(&e.cfg.SessionMax, "session-max", e.cfg.SessionMax, "sign a browser out this long after sign-in, whatever the activity")
 	f.DurationVar(&e.cfg.ChallengeTTL, "challenge-ttl", e.cfg.ChallengeTTL, "how long a passkey ceremony may take before it expires")
 	f.Float64Var(&e.cfg.RateLimit, "rate-limit", e.cfg.RateLimit, "credential checks per second allowed from one address (burst 4x); 0 turns the limit off")
+	f.Uint32Var(&e.cfg.Argon2Memory, "argon2-memory", e.cfg.Argon2Memory, "argon2id memory for new password hashes, in KiB (8192 to 2097152; 65536 = 64 MiB)")
+	f.Uint32Var(&e.cfg.Argon2Iterations, "argon2-iterations", e.cfg.Argon2Iterations, "argon2id passes for new password hashes (1 to 64)")
+	f.Uint32Var(&e.cfg.Argon2Parallelism, "argon2-parallelism", e.cfg.Argon2Parallelism, "argon2id lanes for new password hashes (1 to 64)")
 	f.StringVar(&e.cfg.GeoIPDB, "geoip-db", e.cfg.GeoIPDB, "MaxMind-format country database (e.g. GeoLite2-Country.mmdb) for Conditional Access country locations; without it every country is unknown")
 	return c
 }
@@ -88,6 +91,10 @@ func (e *env) serve(ctx context.Context) error {
 			}
 		}
 	}()
+
+	if a.OIDC != nil {
+		go a.OIDC.RunLogoutDelivery(sweepCtx, 15*time.Second)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

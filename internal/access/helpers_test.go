@@ -23,6 +23,8 @@ type memStore struct {
 	users    []store.User
 	groups   map[string][]string // user ID -> group names
 	puts     int
+	// beforeSwap, when set, runs once at the next SwapSetting.
+	beforeSwap func()
 }
 
 func newMemStore() *memStore {
@@ -42,6 +44,25 @@ func (m *memStore) GetSetting(_ context.Context, key string) ([]byte, error) {
 func (m *memStore) PutSetting(_ context.Context, key string, value []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.settings[key] = slices.Clone(value)
+	m.puts++
+	return nil
+}
+
+// SwapSetting is the store's compare-and-set; before, when set, runs
+// just before the compare (a test's way to slip in a concurrent save).
+func (m *memStore) SwapSetting(ctx context.Context, key string, old, value []byte) error {
+	if m.beforeSwap != nil {
+		f := m.beforeSwap
+		m.beforeSwap = nil
+		f()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.settings[key]
+	if (old == nil && ok) || (old != nil && (!ok || string(cur) != string(old))) {
+		return store.ErrConflict
+	}
 	m.settings[key] = slices.Clone(value)
 	m.puts++
 	return nil

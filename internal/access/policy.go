@@ -76,9 +76,40 @@ const RoleAdmin = "admin"
 // method (a passkey) for oneself; a policy can protect it instead of apps.
 const ActionRegisterSecurityInfo = "register-security-info"
 
-// AppSesame is the app ID of Sesame's own pages (My security info, the
-// admin console). A Context whose App is empty means Sesame itself.
+// AppSesame is the app ID of Sesame's own pages for users (My security
+// info, /my). A Context whose App is empty means Sesame itself.
 const AppSesame = "sesame"
+
+// AppSesameAdmin is the app ID of Sesame's admin console (/admin and the
+// admin API).
+const AppSesameAdmin = "sesame-admin"
+
+// BuiltinAdminPolicy is the name of the policy every new deployment starts
+// with: admins need a passkey for the admin console.
+const BuiltinAdminPolicy = "Admin console: passkey for admins"
+
+// AdminConsolePolicy is the built-in policy protecting the admin console.
+// It starts in report-only, so that admins who still sign in with a pass
+// (or a password) see what it would do before it is switched on; the
+// lock-out check (CheckAdminLockout) refuses switching it on while no
+// admin could then get in.
+func AdminConsolePolicy() Policy {
+	return Policy{
+		Name:        BuiltinAdminPolicy,
+		Description: "Built in: administrators sign in to the admin console with a passkey.",
+		State:       StateReportOnly,
+		Users:       Users{IncludeRoles: []string{RoleAdmin}},
+		Apps:        Apps{Include: []string{AppSesameAdmin}},
+		Grant:       Grant{Strength: StrengthPasswordlessMFA},
+	}
+}
+
+// DefaultDocument is the document in force before any change was saved:
+// the built-in admin console policy. Once saved, it is an ordinary policy
+// admins can switch on, edit or delete.
+func DefaultDocument() Document {
+	return Document{Policies: []Policy{AdminConsolePolicy()}}
+}
 
 // IDs of the built-in authentication strengths (defined by the methods
 // policy, internal/methods).
@@ -201,7 +232,7 @@ type Users struct {
 // those included, less those excluded), or user actions instead.
 type Apps struct {
 	All     bool     `json:"all,omitempty" yaml:"all,omitempty"`
-	Include []string `json:"include,omitempty" yaml:"include,omitempty"` // client IDs; "sesame" for Sesame's own pages
+	Include []string `json:"include,omitempty" yaml:"include,omitempty"` // client IDs; "sesame" for Sesame's own pages, "sesame-admin" for the admin console
 	Exclude []string `json:"exclude,omitempty" yaml:"exclude,omitempty"`
 	// Actions, when set, makes the policy about these user actions
 	// (register-security-info) and not about app sign-ins.

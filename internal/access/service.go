@@ -28,7 +28,7 @@ const DefaultCacheTTL = time.Second
 var (
 	ErrUnknownPolicy   = problem.New(http.StatusNotFound, "unknown_policy", "There is no Conditional Access policy with that name.")
 	ErrUnknownLocation = problem.New(http.StatusNotFound, "unknown_location", "There is no named location with that name.")
-	ErrStale           = problem.New(http.StatusConflict, "policies_changed", "The policies were changed by someone else meanwhile. Reload them and make your change again.")
+	ErrStale           = problem.New(http.StatusConflict, "policies_changed", "The Conditional Access policies were changed by someone else since you loaded them; reload and try again.")
 	ErrLocationInUse   = problem.New(http.StatusConflict, "location_in_use", "This named location is used by policies; remove it from them first.")
 	ErrPolicyExists    = problem.New(http.StatusConflict, "policy_exists", "A Conditional Access policy with that name already exists.")
 	ErrLocationExists  = problem.New(http.StatusConflict, "location_exists", "A named location with that name already exists.")
@@ -48,6 +48,10 @@ type Service struct {
 	// Strengths, when set, lists the custom authentication strengths;
 	// otherwise only the built-in strengths are accepted.
 	Strengths func(ctx context.Context) ([]StrengthName, error)
+	// Admins, when set, lists the admins with what their registered
+	// methods can satisfy, for the lock-out check on every save
+	// (checkAdminLockout).
+	Admins func(ctx context.Context) ([]AdminMethods, error)
 	// CacheTTL defaults to DefaultCacheTTL.
 	CacheTTL time.Duration
 	// OnDecision, when set, sees every decision Evaluate makes (metrics).
@@ -59,16 +63,25 @@ type Service struct {
 	raw      []byte
 }
 
-// Document reads the current document (version 0 and empty when nothing
-// was ever saved).
+// Document reads the current document (version 0 and DefaultDocument when
+// nothing was ever saved).
 func (s *Service) Document(ctx context.Context) (Document, error) {
+	doc, _, err := s.stored(ctx)
+	return doc, err
+}
+
+// stored reads the document and the bytes it was decoded from (nil when
+// nothing was ever saved), which a save hands back to the store's
+// compare-and-set.
+func (s *Service) stored(ctx context.Context) (Document, []byte, error) {
 	raw, err := s.Store.GetSetting(ctx, SettingKey)
 	if errors.Is(err, store.ErrNotFound) {
-		return Document{}, nil
+		return DefaultDocument(), nil, nil
 	} else if err != nil {
-		return Document{}, err
+		return Document{}, nil, err
 	}
-	return decodeStored(raw)
+	doc, err := decodeStored(raw)
+	return doc, raw, err
 }
 
 func decodeStored(raw []byte) (Document, error) {
@@ -107,7 +120,9 @@ func (s *Service) Policies(ctx context.Context) (*Set, error) {
 	}
 	var set *Set
 	if raw == nil {
-		set = compileValid(Document{})
+		if set, err = Compile(DefaultDocument()); err != nil {
+			return nil, err
+		}
 	} else {
 		doc, err := decodeStored(raw)
 		if err != nil {
@@ -212,7 +227,7 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, expectVersion i
 }
 
 func (s *Service) update(ctx context.Context, actor audit.Actor, expectVersion int64, lenient bool, edit func(d *Document) (Audit, error)) (Change, error) {
-	cur, err := s.Document(ctx)
+	cur, curRaw, err := s.stored(ctx)
 	if err != nil {
 		return Change{}, err
 	}
@@ -237,12 +252,8 @@ func (s *Service) update(ctx context.Context, actor audit.Actor, expectVersion i
 		return Change{}, invalid(err)
 	}
 	warnings = append(warnings, stillDangling(valid, dangling)...)
-	// Read again just before writing: a narrow window remains, which a
-	// compare-and-set on settings in the store would close.
-	if again, err := s.Document(ctx); err != nil {
+	if err := s.checkAdminLockout(ctx, cur, valid); err != nil {
 		return Change{}, err
-	} else if again.Version != cur.Version {
-		return Change{}, ErrStale.WithDetail("version moved from %d to %d during the change", cur.Version, again.Version)
 	}
 	now := s.Now().UTC()
 	valid.Version = cur.Version + 1
@@ -252,7 +263,12 @@ func (s *Service) update(ctx context.Context, actor audit.Actor, expectVersion i
 	if err != nil {
 		return Change{}, err
 	}
-	if err := s.Store.PutSetting(ctx, SettingKey, raw); err != nil {
+	// Compare-and-set: the write only lands on the document this change
+	// was made from, so a save made meanwhile (on any instance) is never
+	// overwritten.
+	if err := s.Store.SwapSetting(ctx, SettingKey, curRaw, raw); errors.Is(err, store.ErrConflict) {
+		return Change{}, ErrStale.WithDetail("version %d was replaced during the change", cur.Version)
+	} else if err != nil {
 		return Change{}, err
 	}
 	s.mu.Lock()
@@ -545,4 +561,65 @@ func (s *Service) WhatIf(ctx context.Context, set *Set, r WhatIfRequest) (WhatIf
 		c.Satisfies = func(s string) bool { return slices.Contains(met, s) }
 	}
 	return WhatIf{Context: c, Decision: set.Evaluate(c)}, nil
+}
+
+// RenameGroupIn returns the document with every mention of group oldName
+// (policies' include and exclude groups) changed to newName, and the names
+// of the policies changed. d is not modified.
+func RenameGroupIn(d Document, oldName, newName string) (Document, []string) {
+	d = d.Clone()
+	var changed []string
+	for i := range d.Policies {
+		u := &d.Policies[i].Users
+		var in, ex bool
+		u.IncludeGroups, in = renameIn(u.IncludeGroups, oldName, newName)
+		u.ExcludeGroups, ex = renameIn(u.ExcludeGroups, oldName, newName)
+		if in || ex {
+			changed = append(changed, d.Policies[i].Name)
+		}
+	}
+	return d, changed
+}
+
+func renameIn(list []string, oldName, newName string) ([]string, bool) {
+	if !slices.Contains(list, oldName) {
+		return list, false
+	}
+	out := make([]string, 0, len(list))
+	for _, n := range list {
+		if n == oldName {
+			n = newName
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, true
+}
+
+// RenameGroup rewrites the stored policies that name group oldName to name
+// newName instead, as one saved change (compare-and-set, audited as
+// access.group.rename). Nothing is saved when no policy names it.
+//
+// A policy save landing meanwhile does not fail the rename: the rewrite is
+// made again on the document as it now is (a few times at most).
+func (s *Service) RenameGroup(ctx context.Context, actor audit.Actor, oldName, newName string) (Change, error) {
+	for attempt := 1; ; attempt++ {
+		cur, err := s.Document(ctx)
+		if err != nil {
+			return Change{}, err
+		}
+		if _, changed := RenameGroupIn(cur, oldName, newName); len(changed) == 0 {
+			return Change{Document: cur}, nil
+		}
+		ch, err := s.Update(ctx, actor, cur.Version, func(d *Document) (Audit, error) {
+			next, changed := RenameGroupIn(*d, oldName, newName)
+			*d = next
+			return Audit{"access.group.rename", newName, map[string]any{"group": oldName}, map[string]any{"group": newName, "policies": changed}}, nil
+		})
+		if p := problem.As(err); err != nil && p.Code == ErrStale.Code && attempt < 3 {
+			continue
+		}
+		return ch, err
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,11 +31,12 @@ func TestServiceChangesAreVersionedAndAudited(t *testing.T) {
 	s := newService(st)
 
 	doc, err := s.Document(ctx)
-	if err != nil || doc.Version != 0 || len(doc.Policies) != 0 {
+	// A new deployment starts with the built-in admin console policy.
+	if err != nil || doc.Version != 0 || len(doc.Policies) != 1 || doc.Policies[0].Name != BuiltinAdminPolicy || doc.Policies[0].State != StateReportOnly {
 		t.Fatalf("fresh document: %+v, %v", doc, err)
 	}
 	set, err := s.Policies(ctx)
-	if err != nil || set.Len() != 0 {
+	if err != nil || set.Len() != 1 {
 		t.Fatalf("fresh policies: %v", err)
 	}
 
@@ -66,7 +68,7 @@ func TestServiceChangesAreVersionedAndAudited(t *testing.T) {
 	}
 
 	doc, _ = s.Document(ctx)
-	if doc.Version != 4 || doc.Policies[0].State != StateOn || len(doc.Locations) != 0 {
+	if doc.Version != 4 || doc.Policies[1].State != StateOn || len(doc.Locations) != 0 {
 		t.Errorf("document: %+v", doc)
 	}
 	var actions []string
@@ -166,7 +168,7 @@ func TestServiceApps(t *testing.T) {
 	if err != nil {
 		t.Fatalf("custom strength: %v", err)
 	}
-	if got := ch.Document.Policies[0].Grant.Strength; got != "keys" {
+	if got := ch.Document.Policies[len(ch.Document.Policies)-1].Grant.Strength; got != "keys" {
 		t.Errorf("custom strength stored as %q, want its ID", got)
 	}
 }
@@ -360,5 +362,118 @@ func TestServiceDanglingReferences(t *testing.T) {
 	doc, _ := s.Document(ctx)
 	if _, err := s.Import(ctx, audit.CLI, doc); err == nil || !strings.Contains(err.Error(), `no group "pilot"`) {
 		t.Errorf("import naming a missing group: %v", err)
+	}
+}
+
+// TestServiceSaveIsCompareAndSet: a save landing between another save's
+// read and its write (another instance) is not overwritten: the later
+// write is refused as stale and nothing of it is stored or audited.
+func TestServiceSaveIsCompareAndSet(t *testing.T) {
+	ctx := context.Background()
+	st := directoryStore()
+	a, b := newService(st), newService(st)
+	for _, name := range []string{"first", "second"} { // creating the document, then replacing it
+		st.beforeSwap = func() {
+			p := basePolicy()
+			p.Name = "theirs-" + name
+			if _, err := b.PutPolicy(ctx, audit.CLI, p, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		audits := len(st.audit)
+		p := basePolicy()
+		p.Name = "mine-" + name
+		_, err := a.PutPolicy(ctx, audit.CLI, p, false)
+		var pe *problem.Error
+		if !errors.As(err, &pe) || pe.Status != 409 || pe.Code != "policies_changed" || !strings.Contains(pe.Message, "reload and try again") {
+			t.Fatalf("%s: save over a concurrent one: %v", name, err)
+		}
+		if len(st.audit) != audits+1 {
+			t.Errorf("%s: %d audit records, want only the winner's", name, len(st.audit)-audits)
+		}
+		doc, err := a.Document(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := findPolicy(&doc, "theirs-"+name); !ok {
+			t.Errorf("%s: the concurrent save was overwritten: %+v", name, doc.Policies)
+		}
+		if _, ok := findPolicy(&doc, "mine-"+name); ok {
+			t.Errorf("%s: the stale save landed", name)
+		}
+	}
+}
+
+func TestRenameGroupIn(t *testing.T) {
+	p1 := basePolicy()
+	p1.Name, p1.Users = "pilot only", Users{IncludeGroups: []string{"pilot"}, ExcludeGroups: []string{"break-glass"}}
+	p2 := basePolicy()
+	p2.Name, p2.Users = "all but pilot", Users{All: true, ExcludeGroups: []string{"pilot", "contractors"}}
+	p3 := basePolicy()
+	p3.Name, p3.Users = "staff", Users{IncludeGroups: []string{"staff"}}
+	doc := Document{Version: 4, Policies: []Policy{p1, p2, p3}}
+	tests := []struct {
+		name, from, to string
+		changed        []string
+	}{
+		{"included and excluded", "pilot", "wave-1", []string{"pilot only", "all but pilot"}},
+		{"one policy", "staff", "employees", []string{"staff"}},
+		{"named nowhere", "sales", "revenue", nil},
+		{"exact names only", "PILOT", "x", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, changed := RenameGroupIn(doc, tc.from, tc.to)
+			if !slices.Equal(changed, tc.changed) {
+				t.Fatalf("changed %v, want %v", changed, tc.changed)
+			}
+			for i, p := range got.Policies {
+				for _, g := range append(slices.Clone(p.Users.IncludeGroups), p.Users.ExcludeGroups...) {
+					if g == tc.from {
+						t.Errorf("policy %q still names %q", p.Name, g)
+					}
+				}
+				if len(tc.changed) > 0 && slices.Contains(tc.changed, p.Name) {
+					was := append(slices.Clone(doc.Policies[i].Users.IncludeGroups), doc.Policies[i].Users.ExcludeGroups...)
+					if !slices.Contains(was, tc.from) {
+						t.Errorf("policy %q reported changed but did not name %q", p.Name, tc.from)
+					}
+				}
+			}
+			if !slices.Equal(doc.Policies[0].Users.IncludeGroups, []string{"pilot"}) {
+				t.Error("the original document was modified")
+			}
+		})
+	}
+}
+
+// TestServiceRenameGroupRetriesAfterAConcurrentSave: a rename is a
+// server-side rewrite, not an admin's stale copy: a policy save landing
+// meanwhile is kept, and the rename is made on top of it.
+func TestServiceRenameGroupRetriesAfterAConcurrentSave(t *testing.T) {
+	ctx := context.Background()
+	st := directoryStore()
+	a, b := newService(st), newService(st)
+	p := basePolicy()
+	p.Users = Users{IncludeGroups: []string{"pilot"}}
+	if _, err := a.PutPolicy(ctx, audit.CLI, p, false); err != nil {
+		t.Fatal(err)
+	}
+	st.beforeSwap = func() {
+		if _, err := b.SetState(ctx, audit.CLI, "P", StateReportOnly); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.addUser("u9", "dora", false, "wave-1") // the directory has the new name
+	if _, err := a.RenameGroup(ctx, audit.CLI, "pilot", "wave-1"); err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := a.Document(ctx)
+	got, ok := doc.Policy("P")
+	if !ok {
+		t.Fatal("policy P is gone")
+	}
+	if got.State != StateReportOnly || !slices.Equal(got.Users.IncludeGroups, []string{"wave-1"}) {
+		t.Errorf("after the rename and the concurrent save: %+v", got)
 	}
 }

@@ -354,7 +354,7 @@ func (v *validator) apps(path string, a *Apps) {
 			switch {
 			case f.l[i] == "":
 				v.fail(fp, "empty app ID")
-			case f.l[i] == AppSesame:
+			case f.l[i] == AppSesame || f.l[i] == AppSesameAdmin:
 			case v.known.Apps != nil && !v.known.Apps(f.l[i]):
 				v.fail(fp, "there is no app with client ID %q", f.l[i])
 			}

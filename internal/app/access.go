@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/sesame-idp/sesame/internal/access"
+	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/methods"
+	"github.com/sesame-idp/sesame/internal/passkey"
 )
 
 // openAccess builds Conditional Access: policies in the store, countries
@@ -32,6 +35,16 @@ func (a *App) openAccess() error {
 		for i, x := range apps {
 			ids[i] = x.ClientID
 		}
+		if a.SAML != nil {
+			// SAML apps are apps too: policies name them the same way.
+			sapps, err := a.SAML.ListApps(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, x := range sapps {
+				ids = append(ids, x.Name)
+			}
+		}
 		return ids, nil
 	}
 	s.Strengths = func(ctx context.Context) ([]access.StrengthName, error) {
@@ -45,8 +58,78 @@ func (a *App) openAccess() error {
 		}
 		return names, nil
 	}
+	s.Admins = a.adminMethods
 	a.Access = s
 	return nil
+}
+
+// adminMethods lists the admins with what their registered methods can
+// satisfy, for Conditional Access's lock-out check: each passkey on its
+// own, and a password with the authenticator app (or alone) unless the
+// admin is passwordless-only.
+func (a *App) adminMethods(ctx context.Context) ([]access.AdminMethods, error) {
+	users, err := a.Store.ListUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	custom, err := a.CustomStrengths(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []access.AdminMethods
+	for _, u := range users {
+		if !u.Admin {
+			continue
+		}
+		groups, err := a.Store.ListUserGroups(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		creds, err := a.Store.ListCredentials(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		legacy, err := a.Legacy.State(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		am := access.AdminMethods{Username: u.Username, Disabled: u.Disabled}
+		for _, g := range groups {
+			am.Groups = append(am.Groups, g.Name)
+		}
+		var facts []passkey.Facts
+		for _, c := range creds {
+			f := passkey.FactsOf(c)
+			facts = append(facts, f)
+			am.BoundPasskey = am.BoundPasskey || passkey.Classify(c.BackupEligible, c.BackupState) == passkey.KindDeviceBound
+		}
+		var combos [][]methods.Method
+		if legacy.HasPassword && !legacy.PasswordlessOnly {
+			combos = append(combos, []methods.Method{methods.MethodPassword})
+			if legacy.TOTPEnrolled {
+				combos = append(combos, []methods.Method{methods.MethodPassword, methods.MethodTOTP})
+			}
+		}
+		am.Satisfies = func(id string) bool {
+			st, ok := methods.StrengthByID(id, custom)
+			if !ok {
+				return false
+			}
+			for i := range facts {
+				if methods.Satisfies(st, []methods.Method{methods.MethodPasskey}, &facts[i]) {
+					return true
+				}
+			}
+			for _, c := range combos {
+				if methods.Satisfies(st, c, nil) {
+					return true
+				}
+			}
+			return false
+		}
+		out = append(out, am)
+	}
+	return out, nil
 }
 
 // CustomStrengths lists the admin-defined authentication strengths.
@@ -112,6 +195,31 @@ func (a *App) groupUsers(ctx context.Context, group string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// groupRenamed rewrites the documents that name a renamed group: the
+// sign-in methods policy (method scopes, passkey profiles, campaign) and
+// the Conditional Access policies. Each save is a compare-and-set; if the
+// second fails, the first is rewritten back, so that when the directory
+// undoes the rename no document is left naming a group that does not
+// exist.
+func (a *App) groupRenamed(ctx context.Context, actor audit.Actor, oldName, newName string) error {
+	methodsChanged, err := a.Policies.RenameGroup(ctx, actor, oldName, newName)
+	if err != nil {
+		return fmt.Errorf("rewriting the sign-in methods policy: %w", err)
+	}
+	if a.Access == nil {
+		return nil
+	}
+	if _, err := a.Access.RenameGroup(ctx, actor, oldName, newName); err != nil {
+		if methodsChanged {
+			if _, undo := a.Policies.RenameGroup(context.WithoutCancel(ctx), actor, newName, oldName); undo != nil {
+				return fmt.Errorf("rewriting the Conditional Access policies: %w (and undoing the methods policy change failed: %v)", err, undo)
+			}
+		}
+		return fmt.Errorf("rewriting the Conditional Access policies: %w", err)
+	}
+	return nil
 }
 
 // countPolicyOutcomes feeds the policy-outcome metric: every policy that

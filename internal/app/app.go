@@ -30,6 +30,8 @@ import (
 	"github.com/sesame-idp/sesame/internal/oidc/oidcstore"
 	"github.com/sesame-idp/sesame/internal/ops"
 	"github.com/sesame-idp/sesame/internal/passkey"
+	"github.com/sesame-idp/sesame/internal/samlidp"
+	"github.com/sesame-idp/sesame/internal/scim"
 	"github.com/sesame-idp/sesame/internal/signin"
 	"github.com/sesame-idp/sesame/internal/store"
 	"github.com/sesame-idp/sesame/internal/store/sqlite"
@@ -52,6 +54,7 @@ type App struct {
 	SignIn  *signin.Service
 	Web     *web.Server
 	OIDC    *oidc.Provider // nil when the database backend does not store the provider's records
+	SAML    *samlidp.IdP   // nil when the backend does not store SAML apps (or OIDC records)
 	Log     *slog.Logger
 	Now     func() time.Time
 	Metrics *ops.Metrics
@@ -66,6 +69,9 @@ type App struct {
 	// Access is Conditional Access: policies, named locations, the
 	// country database, retention of the sign-in log.
 	Access *access.Service
+	// SCIM is the provisioning service at /scim/v2 and its bearer tokens.
+	SCIM       *scim.Server
+	SCIMTokens *scim.Tokens
 
 	secret []byte
 }
@@ -119,10 +125,10 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 			return ops.DBStats{Open: s.OpenConnections, InUse: s.InUse, Idle: s.Idle, Max: s.MaxOpenConnections}
 		})
 	}
-	a.Dir = &directory.Service{Store: st, Now: now, GroupUsers: a.groupUsers}
+	a.Dir = &directory.Service{Store: st, Now: now, GroupUsers: a.groupUsers, GroupRenamed: a.groupRenamed}
 	a.Policies = &methods.Policies{Store: st, Now: now}
 	a.Strengths = &methods.Strengths{Store: st, Now: now}
-	a.Legacy = &methods.Legacy{Store: st, Params: methods.DefaultArgon2, TOTPKey: a.DeriveKey("sesame/totp/v1"), Issuer: rpCfg.Name, Now: now}
+	a.Legacy = &methods.Legacy{Store: st, Params: methods.Argon2FromConfig(cfg), TOTPKey: a.DeriveKey("sesame/totp/v1"), Issuer: rpCfg.Name, Now: now}
 	a.Metadata = &passkey.MetadataStore{Store: st, Now: now}
 	a.TAPs = &methods.TAPs{Store: st, Key: a.DeriveKey("sesame/tap-hmac/v1"), Policy: methods.DefaultTAPPolicy, Now: now, Policies: a.Policies}
 	a.SignIn = &signin.Service{
@@ -143,6 +149,18 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 		SecureCookies: cfg.SecureCookies(), RateLimit: cfg.RateLimit,
 		Access: a.Access, DeviceKey: a.DeriveKey(deviceKeyPurpose),
 	}
+	if cfg.Database != "" {
+		// Several instances share a PostgreSQL database: so does the
+		// per-address burst budget. One SQLite file has one server, whose
+		// in-process limiter is the whole budget.
+		a.Web.SharedLimits = st
+	}
+	a.SCIMTokens = &scim.Tokens{Store: st, Now: now}
+	a.SCIM = &scim.Server{
+		Store: st, Dir: a.Dir, Renamer: a.Dir, Tokens: a.SCIMTokens,
+		BaseURL: strings.TrimSuffix(cfg.URL, "/") + scim.Prefix, Log: log, Now: now,
+	}
+	a.Web.Rollout = a.Rollout()
 	if ost, ok := st.(oidcstore.Store); ok {
 		a.OIDC, err = oidc.New(oidc.Config{
 			Issuer: cfg.URL, Store: st, OIDCStore: ost, Sessions: a.SignIn,
@@ -157,6 +175,22 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 			return nil, err
 		}
 		a.Web.Apps, a.Web.Issuer = appRegistry{a.OIDC}, cfg.URL
+		// Back-channel logout: the apps hear when sessions end.
+		a.SignIn.OnSessionEnd = a.OIDC.SessionsEnded
+		a.Dir.OnSessionEnd = a.OIDC.SessionsEnded
+		if sst, ok := st.(store.SAMLStore); ok {
+			a.SAML, err = samlidp.New(samlidp.Config{
+				BaseURL: cfg.URL, Store: st, Apps: sst, Gate: a.OIDC, Sessions: a.SignIn,
+				CookieName: web.CookieName, SecureCookies: cfg.SecureCookies(),
+				KeyEncryptionKey: a.DeriveKey("sesame/saml-keys/v1"), PairwiseKey: a.DeriveKey("sesame/saml-pairwise/v1"),
+				Now: now, Log: log,
+			})
+			if err != nil {
+				st.Close()
+				return nil, err
+			}
+			a.Web.SAMLApps = a.SAML
+		}
 	} else {
 		log.Warn("this database backend does not support the OpenID provider yet: apps cannot sign in")
 	}
@@ -192,7 +226,16 @@ func (a *App) Handler() http.Handler {
 		// The registration campaign stands in front of the continue step.
 		mux.Handle(oidc.PathPrefix, a.Web.CampaignGate(oidc.PathContinue, h))
 	}
-	mux.Handle("/", a.Web.Handler())
+	// Provisioning clients (HR systems, Entra ID, Okta) with bearer tokens.
+	mux.Handle(scim.Prefix+"/", a.SCIM.Handler())
+	webHandler := a.Web.Handler()
+	if a.SAML != nil {
+		// SAML service providers sign in through /saml/: the sign-in rate
+		// limit guards its unauthenticated endpoints, the registration
+		// campaign its continue step.
+		mux.Handle(samlidp.PathPrefix, a.SAML.Handler(a.Web.Limited, a.Web.CampaignGate))
+	}
+	mux.Handle("/", webHandler)
 	return ops.RequestID(a.Metrics.Instrument(mux))
 }
 
@@ -228,6 +271,11 @@ func (a *App) Sweep(ctx context.Context) {
 	// No rate-limit window is longer than a day.
 	if _, err := a.Store.DeleteHitsBefore(ctx, now.Add(-24*time.Hour)); err != nil {
 		a.Log.WarnContext(ctx, "sweeping old rate-limit counters failed", "err", err)
+	}
+	if a.Config.RateLimit > 0 {
+		if _, err := a.Store.DeleteBucketsBefore(ctx, now.Add(-web.BucketIdle(a.Config.RateLimit))); err != nil {
+			a.Log.WarnContext(ctx, "sweeping idle rate-limit buckets failed", "err", err)
+		}
 	}
 	if n, err := a.Store.DeleteExpiredSessions(ctx, now); err != nil {
 		a.Log.WarnContext(ctx, "sweeping expired sessions failed", "err", err)

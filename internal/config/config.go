@@ -32,7 +32,28 @@ type Config struct {
 	// GeoLite2-Country.mmdb) for Conditional Access country locations;
 	// empty: every country is unknown.
 	GeoIPDB string
+	// Argon2Memory (KiB), Argon2Iterations and Argon2Parallelism are the
+	// argon2id cost of new password hashes (the legacy password exception).
+	// Each hash records its own parameters, so a change applies to new
+	// hashes and existing ones still verify (and are rehashed with the new
+	// cost at their next successful sign-in). Plain numbers here; the
+	// methods package turns them into its parameters.
+	Argon2Memory      uint32
+	Argon2Iterations  uint32
+	Argon2Parallelism uint32
 }
+
+// Bounds on the argon2id parameters: below them a hash is too cheap to
+// guess against, above them one sign-in could exhaust a server's memory
+// or time. The methods package refuses stored hashes outside them too.
+const (
+	Argon2MinMemoryKiB   = 8 * 1024 // 8 MiB
+	Argon2MaxMemoryKiB   = 1 << 21  // 2 GiB
+	Argon2MinIterations  = 1
+	Argon2MaxIterations  = 64
+	Argon2MinParallelism = 1
+	Argon2MaxParallelism = 64
+)
 
 // Defaults are chosen so that `sesame serve` alone works on a laptop.
 func Defaults() Config {
@@ -47,6 +68,11 @@ func Defaults() Config {
 		LogFormat:    "text",
 		LogLevel:     "info",
 		RateLimit:    5,
+		// RFC 9106's second recommended option (64 MiB, three passes),
+		// with two lanes for the small machines Sesame runs on.
+		Argon2Memory:      64 * 1024,
+		Argon2Iterations:  3,
+		Argon2Parallelism: 2,
 	}
 }
 
@@ -130,6 +156,9 @@ func (c Config) Validate() error {
 	if c.RateLimit < 0 {
 		return fmt.Errorf("--rate-limit %v must be 0 (off) or positive", c.RateLimit)
 	}
+	if err := c.validateArgon2(); err != nil {
+		return err
+	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
@@ -150,4 +179,16 @@ func IsLoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+func (c Config) validateArgon2() error {
+	switch {
+	case c.Argon2Memory < Argon2MinMemoryKiB || c.Argon2Memory > Argon2MaxMemoryKiB:
+		return fmt.Errorf("--argon2-memory %d must be between %d and %d KiB (8 MiB to 2 GiB), e.g. 65536 for 64 MiB", c.Argon2Memory, Argon2MinMemoryKiB, Argon2MaxMemoryKiB)
+	case c.Argon2Iterations < Argon2MinIterations || c.Argon2Iterations > Argon2MaxIterations:
+		return fmt.Errorf("--argon2-iterations %d must be between %d and %d", c.Argon2Iterations, Argon2MinIterations, Argon2MaxIterations)
+	case c.Argon2Parallelism < Argon2MinParallelism || c.Argon2Parallelism > Argon2MaxParallelism:
+		return fmt.Errorf("--argon2-parallelism %d must be between %d and %d", c.Argon2Parallelism, Argon2MinParallelism, Argon2MaxParallelism)
+	}
+	return nil
 }

@@ -78,3 +78,39 @@ func TestSecureCookies(t *testing.T) {
 		t.Error("https must use Secure cookies")
 	}
 }
+
+func TestArgon2Bounds(t *testing.T) {
+	tests := []struct {
+		name     string
+		m, it, p uint32
+		wantErr  string
+	}{
+		{"defaults", 64 * 1024, 3, 2, ""},
+		{"smallest", Argon2MinMemoryKiB, Argon2MinIterations, Argon2MinParallelism, ""},
+		{"largest", Argon2MaxMemoryKiB, Argon2MaxIterations, Argon2MaxParallelism, ""},
+		{"OWASP minimum", 19 * 1024, 2, 1, ""},
+		{"memory too small", Argon2MinMemoryKiB - 1, 3, 2, "--argon2-memory 8191 must be between 8192 and 2097152 KiB"},
+		{"memory too large", Argon2MaxMemoryKiB + 1, 3, 2, "--argon2-memory"},
+		{"memory zero", 0, 3, 2, "--argon2-memory"},
+		{"no iterations", 64 * 1024, 0, 2, "--argon2-iterations 0 must be between 1 and 64"},
+		{"too many iterations", 64 * 1024, 65, 2, "--argon2-iterations"},
+		{"no parallelism", 64 * 1024, 3, 0, "--argon2-parallelism 0 must be between 1 and 64"},
+		{"too much parallelism", 64 * 1024, 3, 65, "--argon2-parallelism"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Defaults()
+			c.Argon2Memory, c.Argon2Iterations, c.Argon2Parallelism = tc.m, tc.it, tc.p
+			err := c.Validate()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}

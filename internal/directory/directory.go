@@ -31,6 +31,9 @@ type Service struct {
 	// groups, not IDs, so that their files stay readable). If it fails the
 	// rename is undone, so a policy never names a group that does not exist.
 	GroupRenamed func(ctx context.Context, actor audit.Actor, oldName, newName string) error
+	// OnSessionEnd, when set, is told before a disabled or deleted user's
+	// sessions end (back-channel logout to the apps they signed in to).
+	OnSessionEnd store.SessionEndHook
 }
 
 var (
@@ -86,6 +89,7 @@ type NewUser struct {
 	Email       string
 	DisplayName string
 	Admin       bool
+	ExternalID  string // a provisioning client's ID for the user (SCIM externalId)
 }
 
 // CreateUser validates and creates a user.
@@ -104,6 +108,9 @@ func (d *Service) CreateUser(ctx context.Context, actor audit.Actor, in NewUser)
 	if u.DisplayName == "" {
 		u.DisplayName = u.Username
 	}
+	if u.ExternalID, err = NormalizeExternalID(in.ExternalID); err != nil {
+		return u, err
+	}
 	now := d.Now()
 	u.ID, u.Admin, u.CreatedAt, u.UpdatedAt = store.NewID(), in.Admin, now, now
 	if err := d.Store.CreateUser(ctx, u); err != nil {
@@ -112,7 +119,7 @@ func (d *Service) CreateUser(ctx context.Context, actor audit.Actor, in NewUser)
 		}
 		return u, err
 	}
-	audit.Log(ctx, d.Store, now, actor, "user.create", u.Username, map[string]any{"email": u.Email, "name": u.DisplayName, "admin": u.Admin})
+	audit.Log(ctx, d.Store, now, actor, "user.create", u.Username, map[string]any{"email": u.Email, "name": u.DisplayName, "admin": u.Admin, "external_id": u.ExternalID})
 	return u, nil
 }
 
@@ -158,6 +165,9 @@ func (d *Service) SetDisabled(ctx context.Context, actor audit.Actor, username s
 		return u, err
 	}
 	if disabled {
+		if d.OnSessionEnd != nil {
+			d.OnSessionEnd(ctx, store.SessionEnd{UserID: u.ID, AllSessions: true, Reason: "user_disabled"})
+		}
 		if err := d.Store.DeleteUserSessions(ctx, u.ID); err != nil {
 			return u, err
 		}
@@ -203,6 +213,11 @@ func (d *Service) DeleteUser(ctx context.Context, actor audit.Actor, username st
 		if err := d.checkNotLastAdmin(ctx, u); err != nil {
 			return err
 		}
+	}
+	// The apps are told first: deleting the user deletes the grants that
+	// say which apps they signed in to.
+	if d.OnSessionEnd != nil {
+		d.OnSessionEnd(ctx, store.SessionEnd{UserID: u.ID, AllSessions: true, Reason: "user_deleted"})
 	}
 	if err := d.Store.DeleteUser(ctx, u.ID); err != nil {
 		return err

@@ -29,7 +29,17 @@ const (
 
 // ErrStalePolicy refuses a save made from an outdated copy.
 var ErrStalePolicy = problem.New(http.StatusConflict, "policy_changed",
-	"The policy was changed by someone else since you loaded it. Load it again and reapply your change.")
+	"The policy was changed by someone else since you loaded it; reload and try again.")
+
+// swap writes a document over exactly the bytes it was made from, turning
+// a lost race into ErrStalePolicy.
+func swap(ctx context.Context, st store.Store, key string, old, value []byte, revision int) error {
+	err := st.SwapSetting(ctx, key, old, value)
+	if errors.Is(err, store.ErrConflict) {
+		return ErrStalePolicy.WithDetail("revision %d was replaced during the save", revision)
+	}
+	return err
+}
 
 // Policies loads and saves the methods policy.
 type Policies struct {
@@ -43,31 +53,34 @@ func (s *Policies) Load(ctx context.Context) (Policy, error) {
 	return p, err
 }
 
-func (s *Policies) load(ctx context.Context) (Policy, bool, error) {
+// load also returns the stored bytes (nil when nothing is stored), for the
+// compare-and-set of a save.
+func (s *Policies) load(ctx context.Context) (Policy, []byte, error) {
 	b, err := s.Store.GetSetting(ctx, MethodsPolicyKey)
 	if errors.Is(err, store.ErrNotFound) {
-		return DefaultPolicy(), false, nil
+		return DefaultPolicy(), nil, nil
 	} else if err != nil {
-		return Policy{}, false, err
+		return Policy{}, nil, err
 	}
 	var p Policy
 	if err := json.Unmarshal(b, &p); err != nil {
-		return Policy{}, false, fmt.Errorf("the stored methods policy is damaged: %w", err)
+		return Policy{}, nil, fmt.Errorf("the stored methods policy is damaged: %w", err)
 	}
 	if p.Schema > PolicySchema {
-		return Policy{}, false, fmt.Errorf("the stored methods policy has schema %d, newer than this Sesame reads (%d): upgrade Sesame", p.Schema, PolicySchema)
+		return Policy{}, nil, fmt.Errorf("the stored methods policy has schema %d, newer than this Sesame reads (%d): upgrade Sesame", p.Schema, PolicySchema)
 	}
-	return p, true, nil
+	return p, b, nil
 }
 
 // Save validates p, checks that the groups it names exist, writes it as the
 // next revision and records the change (before and after) in the audit
 // log. It returns the policy as stored. p.Revision must equal the stored
 // revision (0 while nothing is stored), or ErrStalePolicy: an edit of an
-// outdated copy does not silently undo someone else's change. (The check
-// and the write are two steps, so two saves within the same milliseconds
-// can still both pass; the audit log shows both.) To overwrite whatever is
-// stored, copy the stored revision into p first.
+// outdated copy does not silently undo someone else's change. The write is
+// a compare-and-set on the stored document, so of two saves racing from the
+// same revision (on any instances) exactly one lands and the other gets
+// ErrStalePolicy. To overwrite whatever is stored, copy the stored revision
+// into p first.
 func (s *Policies) Save(ctx context.Context, actor audit.Actor, p Policy) (Policy, error) {
 	if p.Schema == 0 {
 		p.Schema = PolicySchema
@@ -78,7 +91,7 @@ func (s *Policies) Save(ctx context.Context, actor audit.Actor, p Policy) (Polic
 	if err := checkGroups(ctx, s.Store, p.ReferencedGroups()); err != nil {
 		return Policy{}, err
 	}
-	before, _, err := s.load(ctx)
+	before, beforeRaw, err := s.load(ctx)
 	if err != nil {
 		return Policy{}, err
 	}
@@ -91,11 +104,53 @@ func (s *Policies) Save(ctx context.Context, actor audit.Actor, p Policy) (Polic
 	if err != nil {
 		return Policy{}, err
 	}
-	if err := s.Store.PutSetting(ctx, MethodsPolicyKey, b); err != nil {
+	if err := swap(ctx, s.Store, MethodsPolicyKey, beforeRaw, b, before.Revision); err != nil {
 		return Policy{}, err
 	}
 	audit.Log(ctx, s.Store, now, actor, "policy.methods.update", "methods", map[string]any{"before": before, "after": p})
 	return p, nil
+}
+
+// RenameGroup rewrites the stored policy's mentions of group oldName to
+// newName (method scopes, passkey profiles, campaign) as one saved
+// revision, compare-and-set and audited, and reports whether it named the
+// group at all (nothing is saved when not). It does not check that the
+// groups exist: it follows a rename in the directory, or undoes one. A
+// save landing meanwhile does not fail it: the rewrite is made again on the
+// policy as it now is (a few times at most).
+func (s *Policies) RenameGroup(ctx context.Context, actor audit.Actor, oldName, newName string) (bool, error) {
+	for attempt := 1; ; attempt++ {
+		changed, err := s.renameGroup(ctx, actor, oldName, newName)
+		if p := problem.As(err); err != nil && p.Code == ErrStalePolicy.Code && attempt < 3 {
+			continue
+		}
+		return changed, err
+	}
+}
+
+func (s *Policies) renameGroup(ctx context.Context, actor audit.Actor, oldName, newName string) (bool, error) {
+	before, beforeRaw, err := s.load(ctx)
+	if err != nil {
+		return false, err
+	}
+	p, changed := before.RenameGroup(oldName, newName)
+	if !changed {
+		return false, nil
+	}
+	if err := p.Validate(); err != nil {
+		return false, problem.BadRequest("The methods policy would not be valid with the new group name: " + err.Error() + ".")
+	}
+	now := s.Now()
+	p.Revision, p.UpdatedAt, p.UpdatedBy = before.Revision+1, now.UTC().Truncate(time.Millisecond), string(actor)
+	b, err := json.Marshal(p)
+	if err != nil {
+		return false, err
+	}
+	if err := swap(ctx, s.Store, MethodsPolicyKey, beforeRaw, b, before.Revision); err != nil {
+		return false, err
+	}
+	audit.Log(ctx, s.Store, now, actor, "policy.methods.group_rename", "methods", map[string]any{"before": oldName, "after": newName, "revision": p.Revision})
+	return true, nil
 }
 
 // ErrUnknownGroups refuses a document that names groups the directory does

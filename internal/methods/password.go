@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/sesame-idp/sesame/internal/config"
 )
 
 // Argon2Params are the argon2id cost parameters (config-settable).
@@ -26,15 +28,22 @@ type Argon2Params struct {
 	KeyLength   uint32 `json:"key_length"`
 }
 
-// DefaultArgon2 follows RFC 9106's second recommended option (64 MiB,
-// three passes), with two lanes for the small machines Sesame runs on.
-var DefaultArgon2 = Argon2Params{Memory: 64 * 1024, Iterations: 3, Parallelism: 2, SaltLength: 16, KeyLength: 32}
+// DefaultArgon2 is the configuration's default cost (RFC 9106's second
+// recommended option, 64 MiB and three passes, with two lanes).
+var DefaultArgon2 = Argon2FromConfig(config.Defaults())
+
+// Argon2FromConfig is the cost the operator configured (already checked by
+// config.Validate), with a 16-byte salt and a 32-byte key.
+func Argon2FromConfig(c config.Config) Argon2Params {
+	return Argon2Params{Memory: c.Argon2Memory, Iterations: c.Argon2Iterations, Parallelism: uint8(min(c.Argon2Parallelism, 255)), SaltLength: 16, KeyLength: 32}
+}
 
 // Limits on parameters read from a stored hash, so a damaged or planted
-// hash cannot make a sign-in allocate gigabytes or run for minutes.
+// hash cannot make a sign-in allocate gigabytes or run for minutes: the
+// configuration's bounds, so every hash Sesame can make it can verify.
 const (
-	maxArgon2Memory     = 1 << 21 // 2 GiB in KiB
-	maxArgon2Iterations = 64
+	maxArgon2Memory     = config.Argon2MaxMemoryKiB
+	maxArgon2Iterations = config.Argon2MaxIterations
 	// MaxPasswordBytes bounds what is hashed; longer input is refused.
 	MaxPasswordBytes = 1024
 	// MinPasswordLength (in characters) for a new password (NIST SP 800-63B).
@@ -44,12 +53,12 @@ const (
 // Validate checks the parameters (for config).
 func (p Argon2Params) Validate() error {
 	switch {
-	case p.Memory < 8*1024 || p.Memory > maxArgon2Memory:
+	case p.Memory < config.Argon2MinMemoryKiB || p.Memory > maxArgon2Memory:
 		return fmt.Errorf("argon2 memory must be between 8 MiB and 2 GiB (given in KiB), not %d KiB", p.Memory)
-	case p.Iterations < 1 || p.Iterations > maxArgon2Iterations:
+	case p.Iterations < config.Argon2MinIterations || p.Iterations > maxArgon2Iterations:
 		return fmt.Errorf("argon2 iterations must be between 1 and %d, not %d", maxArgon2Iterations, p.Iterations)
-	case p.Parallelism < 1:
-		return errors.New("argon2 parallelism must be at least 1")
+	case p.Parallelism < config.Argon2MinParallelism || p.Parallelism > config.Argon2MaxParallelism:
+		return fmt.Errorf("argon2 parallelism must be between %d and %d, not %d", config.Argon2MinParallelism, config.Argon2MaxParallelism, p.Parallelism)
 	case p.SaltLength < 16 || p.SaltLength > 64:
 		return fmt.Errorf("argon2 salt length must be between 16 and 64 bytes, not %d", p.SaltLength)
 	case p.KeyLength < 16 || p.KeyLength > 64:

@@ -3,6 +3,8 @@ package methods
 import (
 	"strings"
 	"testing"
+
+	"github.com/sesame-idp/sesame/internal/config"
 )
 
 // cheap parameters keep the tests fast; the format is the same.
@@ -139,4 +141,47 @@ func methodStrings(ms []Method) []string {
 		out = append(out, string(m))
 	}
 	return out
+}
+
+// TestArgon2FromConfig: the configured cost is what new hashes use (it is
+// written into each hash), and a hash made under another cost still
+// verifies, because verification reads the cost from the hash.
+func TestArgon2FromConfig(t *testing.T) {
+	c := config.Defaults()
+	c.Argon2Memory, c.Argon2Iterations, c.Argon2Parallelism = 9*1024, 2, 3
+	p := Argon2FromConfig(c)
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := HashPassword(p, "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(h, "$m=9216,t=2,p=3$") {
+		t.Errorf("hash %s does not carry the configured cost", h)
+	}
+	old, err := HashPassword(testArgon2, "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, enc := range []string{h, old} {
+		if ok, err := VerifyPassword(enc, "correct horse"); !ok || err != nil {
+			t.Errorf("VerifyPassword(%s) = %v %v", enc, ok, err)
+		}
+	}
+	if !NeedsRehash(old, p) || NeedsRehash(h, p) {
+		t.Error("NeedsRehash does not follow the configured cost")
+	}
+	if DefaultArgon2 != Argon2FromConfig(config.Defaults()) || DefaultArgon2.Memory != 64*1024 {
+		t.Errorf("DefaultArgon2 %+v is not the configuration's default", DefaultArgon2)
+	}
+	// Every cost the configuration accepts is one Validate accepts.
+	for _, c := range []config.Config{
+		{Argon2Memory: config.Argon2MinMemoryKiB, Argon2Iterations: config.Argon2MinIterations, Argon2Parallelism: config.Argon2MinParallelism},
+		{Argon2Memory: config.Argon2MaxMemoryKiB, Argon2Iterations: config.Argon2MaxIterations, Argon2Parallelism: config.Argon2MaxParallelism},
+	} {
+		if err := Argon2FromConfig(c).Validate(); err != nil {
+			t.Errorf("%+v: %v", c, err)
+		}
+	}
 }

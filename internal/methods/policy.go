@@ -349,3 +349,25 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	*d = Duration(v)
 	return nil
 }
+
+// RenameGroup returns the policy with every mention of group oldName (the
+// methods' scopes, the passkey profiles' scopes, the campaign's scope)
+// changed to newName, and whether there was any. p is not modified.
+func (p Policy) RenameGroup(oldName, newName string) (Policy, bool) {
+	changed := false
+	rename := func(s *scope.Scope) {
+		var c bool
+		*s, c = s.RenameGroup(oldName, newName)
+		changed = changed || c
+	}
+	rename(&p.Passkey.Scope)
+	rename(&p.TAP.Scope)
+	rename(&p.Password.Scope)
+	rename(&p.TOTP.Scope)
+	rename(&p.Campaign.Scope)
+	p.Passkey.Profiles = slices.Clone(p.Passkey.Profiles)
+	for i := range p.Passkey.Profiles {
+		rename(&p.Passkey.Profiles[i].Scope)
+	}
+	return p, changed
+}

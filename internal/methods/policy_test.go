@@ -223,3 +223,39 @@ func TestWarnings(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyRenameGroup(t *testing.T) {
+	p := legacyPolicy()
+	admins := passkey.DefaultProfile()
+	admins.Name, admins.Scope = "admins", scope.Scope{Groups: []string{"admins", "legacy-erp"}}
+	p.Passkey.Profiles = append([]passkey.Profile{admins}, p.Passkey.Profiles...)
+	p.Campaign.Scope = scope.Scope{Groups: []string{"legacy-erp"}, Exclude: []string{"kiosk"}}
+	tests := []struct {
+		name, from, to string
+		changed        bool
+		want           []string // ReferencedGroups after
+	}{
+		{"named in many places", "legacy-erp", "erp", true, []string{"admins", "contractors", "erp", "kiosk"}},
+		{"only an exclusion", "contractors", "vendors", true, []string{"admins", "kiosk", "legacy-erp", "vendors"}},
+		{"named nowhere", "sales", "revenue", false, []string{"admins", "contractors", "kiosk", "legacy-erp"}},
+		{"case differs: another name", "Kiosk", "lobby", false, []string{"admins", "contractors", "kiosk", "legacy-erp"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := p.ReferencedGroups()
+			got, changed := p.RenameGroup(tc.from, tc.to)
+			if changed != tc.changed {
+				t.Errorf("changed = %v, want %v", changed, tc.changed)
+			}
+			if r := got.ReferencedGroups(); !slices.Equal(r, tc.want) {
+				t.Errorf("referenced after: %v, want %v", r, tc.want)
+			}
+			if r := p.ReferencedGroups(); !slices.Equal(r, before) {
+				t.Errorf("the original was modified: %v", r)
+			}
+			if err := got.Validate(); err != nil {
+				t.Errorf("renamed policy invalid: %v", err)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -411,5 +412,106 @@ func TestSnoozesStore(t *testing.T) {
 	}
 	if got, _ := s.Get(ctx, "u1"); got.Count != 2 || !got.Until.Equal(want.Until) {
 		t.Errorf("round trip %+v", got)
+	}
+}
+
+// slipStore runs slip once just before the next compare-and-set, as a
+// save on another instance landing between a save's read and its write.
+type slipStore struct {
+	store.Store
+	slip func()
+}
+
+func (s *slipStore) SwapSetting(ctx context.Context, key string, old, value []byte) error {
+	if f := s.slip; f != nil {
+		s.slip = nil
+		f()
+	}
+	return s.Store.SwapSetting(ctx, key, old, value)
+}
+
+// TestSavesCompareAndSet: a save whose stored document was replaced
+// between its read and its write is refused with a conflict, and the
+// other save stays; the check is the store's compare-and-set, not only
+// the revision number.
+func TestSavesCompareAndSet(t *testing.T) {
+	ctx := context.Background()
+	st := &slipStore{Store: newStore(t)}
+	clk := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	ps := &Policies{Store: st, Now: clk.Now}
+	other := &Policies{Store: st.Store, Now: clk.Now}
+
+	for _, first := range []bool{true, false} { // creating the document, then replacing it
+		p, err := ps.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var theirs Policy
+		st.slip = func() {
+			q := p
+			q.Campaign.Enabled = !p.Campaign.Enabled
+			if theirs, err = other.Save(ctx, "bob", q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mine := p
+		mine.TAP.Policy.Length = p.TAP.Policy.Length + 1
+		_, err = ps.Save(ctx, "alice", mine)
+		var pe *problem.Error
+		if !errors.As(err, &pe) || pe.Status != 409 || pe.Code != "policy_changed" || !strings.Contains(pe.Message, "reload and try again") {
+			t.Fatalf("first=%v: save over a concurrent one: %v", first, err)
+		}
+		got, err := ps.Load(ctx)
+		if err != nil || got.Revision != theirs.Revision || got.UpdatedBy != "bob" || got.TAP.Policy.Length != p.TAP.Policy.Length {
+			t.Fatalf("first=%v: the concurrent save was overwritten: %+v %v", first, got, err)
+		}
+	}
+
+	ss := &Strengths{Store: st, Now: clk.Now}
+	st.slip = func() {
+		if _, err := (&Strengths{Store: st.Store, Now: clk.Now}).Save(ctx, "bob", StrengthsDoc{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pe *problem.Error
+	if _, err := ss.Save(ctx, "alice", StrengthsDoc{}); !errors.As(err, &pe) || pe.Code != "policy_changed" {
+		t.Fatalf("strengths save over a concurrent one: %v", err)
+	}
+	if d, err := ss.Load(ctx); err != nil || d.UpdatedBy != "bob" || d.Revision != 1 {
+		t.Fatalf("strengths after the conflict: %+v %v", d, err)
+	}
+}
+
+// TestPoliciesRenameGroup: the rewrite that follows a directory rename is
+// one audited revision, skips a policy that does not name the group, and
+// is made again on top of a save that lands meanwhile.
+func TestPoliciesRenameGroup(t *testing.T) {
+	ctx := context.Background()
+	st := &slipStore{Store: newStore(t)}
+	clk := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	ps := &Policies{Store: st, Now: clk.Now}
+	mustUser(t, st.Store, "bob", "legacy-erp", "admins", "kiosk", "contractors")
+	if _, err := ps.Save(ctx, "alice", legacyPolicy()); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := ps.RenameGroup(ctx, "alice", "sales", "revenue"); changed || err != nil {
+		t.Fatalf("a group the policy does not name: %v %v", changed, err)
+	}
+	st.slip = func() {
+		p, _ := ps.Load(ctx)
+		p.Campaign.Enabled = true
+		if _, err := ps.Save(ctx, "carol", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if changed, err := ps.RenameGroup(ctx, "alice", "legacy-erp", "erp"); !changed || err != nil {
+		t.Fatalf("rename: %v %v", changed, err)
+	}
+	p, err := ps.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Campaign.Enabled || p.Revision != 3 || !slices.Equal(p.ReferencedGroups(), []string{"admins", "contractors", "erp", "kiosk"}) {
+		t.Errorf("after the rename and the concurrent save: revision %d, campaign %v, groups %v", p.Revision, p.Campaign.Enabled, p.ReferencedGroups())
 	}
 }

@@ -325,20 +325,26 @@ type Strengths struct {
 
 // Load returns the custom strengths document (empty when none saved).
 func (s *Strengths) Load(ctx context.Context) (StrengthsDoc, error) {
+	d, _, err := s.load(ctx)
+	return d, err
+}
+
+// load also returns the stored bytes (nil when nothing is stored).
+func (s *Strengths) load(ctx context.Context) (StrengthsDoc, []byte, error) {
 	b, err := s.Store.GetSetting(ctx, StrengthsKey)
 	if errors.Is(err, store.ErrNotFound) {
-		return StrengthsDoc{Schema: StrengthsSchema}, nil
+		return StrengthsDoc{Schema: StrengthsSchema}, nil, nil
 	} else if err != nil {
-		return StrengthsDoc{}, err
+		return StrengthsDoc{}, nil, err
 	}
 	var d StrengthsDoc
 	if err := json.Unmarshal(b, &d); err != nil {
-		return StrengthsDoc{}, fmt.Errorf("the stored strengths are damaged: %w", err)
+		return StrengthsDoc{}, nil, fmt.Errorf("the stored strengths are damaged: %w", err)
 	}
 	if d.Schema > StrengthsSchema {
-		return StrengthsDoc{}, fmt.Errorf("the stored strengths have schema %d, newer than this Sesame reads (%d)", d.Schema, StrengthsSchema)
+		return StrengthsDoc{}, nil, fmt.Errorf("the stored strengths have schema %d, newer than this Sesame reads (%d)", d.Schema, StrengthsSchema)
 	}
-	return d, nil
+	return d, b, nil
 }
 
 // Save validates and stores the custom strengths with an audit record.
@@ -353,7 +359,7 @@ func (s *Strengths) Save(ctx context.Context, actor audit.Actor, d StrengthsDoc)
 	if err := ValidateStrengths(d.Strengths); err != nil {
 		return StrengthsDoc{}, problem.BadRequest("The strengths are not valid: " + err.Error() + ".")
 	}
-	before, err := s.Load(ctx)
+	before, beforeRaw, err := s.load(ctx)
 	if err != nil {
 		return StrengthsDoc{}, err
 	}
@@ -366,7 +372,7 @@ func (s *Strengths) Save(ctx context.Context, actor audit.Actor, d StrengthsDoc)
 	if err != nil {
 		return StrengthsDoc{}, err
 	}
-	if err := s.Store.PutSetting(ctx, StrengthsKey, b); err != nil {
+	if err := swap(ctx, s.Store, StrengthsKey, beforeRaw, b, before.Revision); err != nil {
 		return StrengthsDoc{}, err
 	}
 	audit.Log(ctx, s.Store, now, actor, "policy.strengths.update", "strengths", map[string]any{"before": before, "after": d})

@@ -102,6 +102,20 @@ func TAPSessionEnd(t store.TAP, proposed time.Time) time.Time {
 	return end
 }
 
+// TAPSessionContinues reports whether a session, having just registered a
+// passkey, goes on as a session of that passkey (normal lifetime, the
+// strength of a passkey sign-in) instead of ending with its pass: a session
+// begun with the one-time pass t (its only use, made when the session
+// began). Registration proved the new passkey with user verification, so
+// the session is then as good as a sign-in with it; without this, the one
+// use of the pass would end 10 minutes later in the middle of the user's
+// first day. Other sessions (multi-use passes, passkey sessions, a pass
+// replaced or used since) keep what they have.
+func TAPSessionContinues(methods []string, authTime time.Time, t store.TAP) bool {
+	return len(methods) == 1 && methods[0] == "tap" &&
+		t.OneTime && !t.UsedAt.IsZero() && !t.UsedAt.After(authTime)
+}
+
 // tapPolicyJSON is the document form of TAPPolicy.
 type tapPolicyJSON struct {
 	MinLifetime     Duration `json:"min_lifetime"`

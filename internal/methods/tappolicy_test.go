@@ -108,3 +108,29 @@ func TestTAPPolicyJSON(t *testing.T) {
 		t.Errorf("round trip: %+v, %v", back, err)
 	}
 }
+
+func TestTAPSessionContinues(t *testing.T) {
+	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	oneTime := store.TAP{OneTime: true, ExpiresAt: now.Add(day), UsedAt: now}
+	tests := []struct {
+		name    string
+		methods []string
+		auth    time.Time
+		tap     store.TAP
+		want    bool
+	}{
+		{"one-time pass session", []string{"tap"}, now, oneTime, true},
+		{"session begun after the use (same instant)", []string{"tap"}, now.Add(time.Millisecond), oneTime, true},
+		{"multi-use pass session", []string{"tap"}, now, store.TAP{ExpiresAt: now.Add(day), UsedAt: now}, false},
+		{"pass used again later: another pass, replaced", []string{"tap"}, now.Add(-time.Minute), oneTime, false},
+		{"pass replaced and not used", []string{"tap"}, now, store.TAP{OneTime: true, ExpiresAt: now.Add(day)}, false},
+		{"passkey session", []string{"passkey"}, now, oneTime, false},
+		{"setup session", []string{"setup"}, now, oneTime, false},
+		{"password session", []string{"password", "totp"}, now, oneTime, false},
+	}
+	for _, tt := range tests {
+		if got := TAPSessionContinues(tt.methods, tt.auth, tt.tap); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -17,8 +17,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-
-	"github.com/zitadel/oidc/v3/pkg/op"
+	"time"
 
 	"github.com/sesame-idp/sesame/internal/access"
 	"github.com/sesame-idp/sesame/internal/methods"
@@ -33,6 +32,20 @@ const (
 	ReasonAccessError   = "access_unavailable"
 )
 
+// AppSignIn is one sign-in to an app, whatever its protocol (an OpenID
+// Connect authorization request, a SAML AuthnRequest or IdP-initiated
+// sign-in), as the shared decisions see it.
+type AppSignIn struct {
+	App       string    // the app's name (OIDC client ID, SAML app name)
+	Continue  string    // where the browser comes back to after signing in again (a path)
+	CreatedAt time.Time // when the app's request arrived: a sign-in after it is fresh
+	Passive   bool      // no page may be shown (prompt=none, IsPassive)
+	// Refuse answers the app itself when no page may be shown: code is
+	// "access_denied", "interaction_required", "login_required" or
+	// "unmet_authentication_requirements".
+	Refuse func(code, description string)
+}
+
 // accessOutcome is what Conditional Access made of an app sign-in.
 type accessOutcome struct {
 	handled bool               // the response was written (refused or sent to sign in)
@@ -43,14 +56,14 @@ type accessOutcome struct {
 // checks have let through. When it returns handled, the browser has its
 // answer; otherwise the caller goes on and writes event (if any) when it
 // issues the code.
-func (p *Provider) conditionalAccess(w http.ResponseWriter, r *http.Request, ar *authRequest, sess store.Session, u store.User, cred *store.Credential) accessOutcome {
+func (p *Provider) conditionalAccess(w http.ResponseWriter, r *http.Request, as AppSignIn, sess store.Session, u store.User, cred *store.Credential) accessOutcome {
 	if p.access == nil {
 		return accessOutcome{}
 	}
 	ctx := r.Context()
 	m := metaOf(ctx)
 	ev := store.SignInEvent{Time: p.now(), UserID: u.ID, Username: u.Username, IP: m.IP, UserAgent: m.UserAgent,
-		App: ar.rec.ClientID, Method: sessionMethod(sess), Client: string(access.ClientBrowser), Result: store.ResultSuccess}
+		App: as.App, Method: sessionMethod(sess), Client: string(access.ClientBrowser), Result: store.ResultSuccess}
 	if cred != nil {
 		p.describeCredential(ctx, &ev, cred.ID)
 	}
@@ -63,7 +76,7 @@ func (p *Provider) conditionalAccess(w http.ResponseWriter, r *http.Request, ar 
 		return accessOutcome{handled: true}
 	}
 
-	c, err := p.accessContext(ctx, r, w, ar, sess, u, cred)
+	c, err := p.accessContext(ctx, r, w, as, sess, u, cred)
 	if err != nil {
 		return fail(err)
 	}
@@ -73,7 +86,7 @@ func (p *Provider) conditionalAccess(w http.ResponseWriter, r *http.Request, ar 
 		return fail(err)
 	}
 	ev.Access = access.MarshalResults(d.Results)
-	promptNone := ar.demands().PromptNone
+	promptNone := as.Passive
 
 	switch d.Access {
 	case access.AccessBlock:
@@ -83,11 +96,11 @@ func (p *Provider) conditionalAccess(w http.ResponseWriter, r *http.Request, ar 
 		p.log.InfoContext(ctx, "sign-in blocked by Conditional Access", "app", ev.App, "user", u.Username, "policy", d.BlockedBy, "ip", ev.IP)
 		if promptNone {
 			// No page can be shown: the app hears it was refused.
-			op.AuthRequestError(w, r, ar, authError("access_denied").WithDescription("A Conditional Access policy blocks this sign-in."), p.op)
+			as.Refuse("access_denied", "A Conditional Access policy blocks this sign-in.")
 			return accessOutcome{handled: true}
 		}
 		p.render(w, http.StatusForbidden, "", map[string]any{
-			"Page": "blocked", "Title": "You cannot sign in to " + ar.rec.ClientID + " from here", "App": ar.rec.ClientID,
+			"Page": "blocked", "Title": "You cannot sign in to " + as.App + " from here", "App": as.App,
 			"Policy": d.BlockedBy, "Username": u.Username, "Code": ReasonAccessBlocked,
 		})
 		return accessOutcome{handled: true}
@@ -98,21 +111,21 @@ func (p *Provider) conditionalAccess(w http.ResponseWriter, r *http.Request, ar 
 		ev.Detail = stepUpDetail(d)
 		p.appendSignIn(ctx, ev)
 		if promptNone {
-			op.AuthRequestError(w, r, ar, authError("interaction_required").WithDescription("A Conditional Access policy asks for a new sign-in."), p.op)
+			as.Refuse("interaction_required", "A Conditional Access policy asks for a new sign-in.")
 			return accessOutcome{handled: true}
 		}
 		if fresh && len(d.Unmet) > 0 {
 			// The user signed in within this request and still does not
 			// meet the strength: say what is needed rather than loop.
 			p.render(w, http.StatusForbidden, "", map[string]any{
-				"Page": "stepup", "Title": ar.rec.ClientID + " needs a stronger sign-in", "App": ar.rec.ClientID,
+				"Page": "stepup", "Title": as.App + " needs a stronger sign-in", "App": as.App,
 				"Policies": d.Policies(access.StateOn, access.OutcomeStepUp), "Needs": strengthWords(d.Unmet),
-				"Username": u.Username, "Code": ReasonAccessStepUp, "SignIn": p.stepUpURL(ar, d, u),
+				"Username": u.Username, "Code": ReasonAccessStepUp, "SignIn": p.stepUpURL(as.Continue, d, u),
 				"PasskeyOnly": !slices.Contains(d.Unmet, access.StrengthMFA),
 			})
 			return accessOutcome{handled: true}
 		}
-		http.Redirect(w, r, p.stepUpURL(ar, d, u), http.StatusFound)
+		http.Redirect(w, r, p.stepUpURL(as.Continue, d, u), http.StatusFound)
 		return accessOutcome{handled: true}
 	}
 	ev.Detail = "authorization: Conditional Access allows"
@@ -124,8 +137,8 @@ func (p *Provider) conditionalAccess(w http.ResponseWriter, r *http.Request, ar 
 
 // stepUpURL sends the browser to sign in again, asking for a passkey when
 // that is what the unmet strengths allow.
-func (p *Provider) stepUpURL(ar *authRequest, d access.Decision, u store.User) string {
-	q := url.Values{"return_to": {pathContinue + "?id=" + url.QueryEscape(ar.rec.ID)}, "prompt": {"login"}, "username": {u.Username}}
+func (p *Provider) stepUpURL(continueTo string, d access.Decision, u store.User) string {
+	q := url.Values{"return_to": {continueTo}, "prompt": {"login"}, "username": {u.Username}}
 	if len(d.Unmet) > 0 {
 		q.Set("notice", "step_up")
 	} else {
@@ -136,7 +149,7 @@ func (p *Provider) stepUpURL(ar *authRequest, d access.Decision, u store.User) s
 
 // accessContext fills the sign-in's context from the request, the
 // directory, the device cookie and the session.
-func (p *Provider) accessContext(ctx context.Context, r *http.Request, w http.ResponseWriter, ar *authRequest, sess store.Session, u store.User, cred *store.Credential) (access.Context, error) {
+func (p *Provider) accessContext(ctx context.Context, r *http.Request, w http.ResponseWriter, as AppSignIn, sess store.Session, u store.User, cred *store.Credential) (access.Context, error) {
 	groups, err := p.store.ListUserGroups(ctx, u.ID)
 	if err != nil {
 		return access.Context{}, err
@@ -149,25 +162,17 @@ func (p *Provider) accessContext(ctx context.Context, r *http.Request, w http.Re
 	}
 	ip, _ := netip.ParseAddr(metaOf(ctx).IP)
 	c := access.Context{
-		Username: u.Username, Admin: u.Admin, App: ar.rec.ClientID, IP: ip.Unmap(), Client: access.ClientBrowser,
+		Username: u.Username, Admin: u.Admin, App: as.App, IP: ip.Unmap(), Client: access.ClientBrowser,
 		// Fresh: the ceremony came after the request (times are kept to the
 		// millisecond; a tie counts as not fresh, which asks once more
 		// rather than letting an old sign-in pass).
-		Now: p.now(), AuthTime: sess.AuthTime, Fresh: sess.AuthTime.After(ar.rec.CreatedAt),
+		Now: p.now(), AuthTime: sess.AuthTime, Fresh: sess.AuthTime.After(as.CreatedAt),
 		Device: p.device(w, r, sess, u, cred),
 	}
 	for _, g := range groups {
 		c.Groups = append(c.Groups, g.Name)
 	}
-	used := make([]methods.Method, len(sess.Methods))
-	for i, m := range sess.Methods {
-		used[i] = methods.Method(m)
-	}
-	var pk *passkey.Facts
-	if cred != nil && slices.Contains(sess.Methods, string(methods.MethodPasskey)) {
-		f := passkey.FactsOf(*cred)
-		pk = &f
-	}
+	used, pk := satisfiedBy(sess, cred)
 	c.Satisfies = func(id string) bool {
 		s, ok := methods.StrengthByID(id, custom)
 		return ok && methods.Satisfies(s, used, pk)
@@ -236,4 +241,40 @@ func quoteAll(l []string) []string {
 		out[i] = quote(s)
 	}
 	return out
+}
+
+// satisfiedBy is what a session proved, in the terms strengths are made
+// of: the methods used, and the passkey's facts when one was used.
+func satisfiedBy(sess store.Session, cred *store.Credential) ([]methods.Method, *passkey.Facts) {
+	used := make([]methods.Method, len(sess.Methods))
+	for i, m := range sess.Methods {
+		used[i] = methods.Method(m)
+	}
+	var pk *passkey.Facts
+	if cred != nil && slices.Contains(sess.Methods, string(methods.MethodPasskey)) {
+		f := passkey.FactsOf(*cred)
+		pk = &f
+	}
+	return used, pk
+}
+
+// customACR says, for each requested acr value that names a custom
+// authentication strength, whether the session meets it. The strengths are
+// read only when a value is not a built-in class.
+func (p *Provider) customACR(ctx context.Context, values []string, sess store.Session, cred *store.Credential) (map[string]bool, error) {
+	if p.strengths == nil || !slices.ContainsFunc(values, func(v string) bool { return acrLevel(v) == 0 }) {
+		return nil, nil
+	}
+	custom, err := p.strengths(ctx)
+	if err != nil {
+		return nil, err
+	}
+	used, pk := satisfiedBy(sess, cred)
+	out := map[string]bool{}
+	for _, v := range values {
+		if i := slices.IndexFunc(custom, func(s methods.Strength) bool { return s.ID == v }); i >= 0 && acrLevel(v) == 0 {
+			out[v] = methods.Satisfies(custom[i], used, pk)
+		}
+	}
+	return out, nil
 }

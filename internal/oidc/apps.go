@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sesame-idp/sesame/internal/access"
 	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/config"
 	"github.com/sesame-idp/sesame/internal/methods"
@@ -29,12 +30,18 @@ var (
 	ErrAppExists  = problem.New(http.StatusConflict, "app_exists", "An app with that name already exists.")
 	ErrAppName    = problem.New(http.StatusBadRequest, "bad_app_name",
 		"An app name is 1 to 63 lower-case letters, digits, dots, dashes or underscores, starting with a letter or digit.")
+	ErrAppNameReserved = problem.New(http.StatusConflict, "app_name_reserved",
+		"The names sesame and sesame-admin stand for Sesame's own pages in Conditional Access; choose another name.")
 	ErrRedirectURI = problem.New(http.StatusBadRequest, "bad_redirect_uri",
 		"A redirect URI must be an absolute https:// URL (http:// only on localhost) without a fragment.")
 	ErrNoRedirectURI = problem.New(http.StatusBadRequest, "no_redirect_uri", "An app needs at least one redirect URI.")
 	ErrSigningAlg    = problem.New(http.StatusBadRequest, "bad_signing_alg", "The signing algorithm must be ES256 or RS256.")
 	ErrPublicSecret  = problem.New(http.StatusBadRequest, "public_app_secret", "A public app has no secret to rotate.")
-	ErrAppStrength   = problem.New(http.StatusBadRequest, "bad_app_strength",
+	ErrPKCEPublic    = problem.New(http.StatusBadRequest, "public_app_pkce",
+		"A public app cannot be exempted from PKCE: it has no secret, so PKCE is all that ties its codes to it.")
+	ErrBackchannelURI = problem.New(http.StatusBadRequest, "bad_backchannel_logout_uri",
+		"A back-channel logout URI must be an absolute https:// URL (http:// only on localhost) without a fragment.")
+	ErrAppStrength = problem.New(http.StatusBadRequest, "bad_app_strength",
 		"The required strength must be one of mfa, passwordless-mfa, phishing-resistant-mfa, phishing-resistant-mfa-device-bound (or none).")
 )
 
@@ -89,6 +96,8 @@ type App struct {
 	PostLogoutRedirectURIs []string
 	SigningAlg             string
 	RequiredACR            string // the acr value of the strength every sign-in must meet; "" for none
+	AllowMissingPKCE       bool   // exempted from PKCE (confidential apps only)
+	BackchannelLogoutURI   string // where it receives logout tokens; "" for none
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
 }
@@ -108,6 +117,71 @@ type NewApp struct {
 	// RequiredStrength is a built-in strength ID (or its acr value) every
 	// sign-in to the app must meet; "" for none.
 	RequiredStrength string
+	// AllowMissingPKCE exempts a confidential app that cannot send PKCE.
+	AllowMissingPKCE bool
+	// BackchannelLogoutURI is where the app receives logout tokens.
+	BackchannelLogoutURI string
+}
+
+// AppSettings changes an app's settings; nil fields stay as they are.
+type AppSettings struct {
+	AllowMissingPKCE     *bool
+	BackchannelLogoutURI *string // "" removes it
+}
+
+// ValidateBackchannelLogoutURI checks a back-channel logout URI: like a
+// redirect URI, https (http only on loopback), no fragment; "" is none.
+func ValidateBackchannelLogoutURI(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	if err := ValidateRedirectURI(raw); err != nil {
+		return ErrBackchannelURI.WithDetail("back-channel logout URI %q", raw)
+	}
+	return nil
+}
+
+// SetApp changes an app's PKCE exemption and back-channel logout URI; the
+// change applies from the app's next request and is audited.
+func (p *Provider) SetApp(ctx context.Context, actor audit.Actor, clientID string, in AppSettings) (App, error) {
+	c, err := p.oidcStore.GetClient(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return App{}, ErrUnknownApp.WithDetail("app %q", clientID)
+	} else if err != nil {
+		return App{}, err
+	}
+	changes := map[string]any{}
+	if in.AllowMissingPKCE != nil {
+		if c.Public && *in.AllowMissingPKCE {
+			return App{}, ErrPKCEPublic.WithDetail("app %q is public", clientID)
+		}
+		if c.AllowMissingPKCE != *in.AllowMissingPKCE {
+			changes["allow_missing_pkce"] = map[string]bool{"before": c.AllowMissingPKCE, "after": *in.AllowMissingPKCE}
+			c.AllowMissingPKCE = *in.AllowMissingPKCE
+		}
+	}
+	if in.BackchannelLogoutURI != nil {
+		uri := strings.TrimSpace(*in.BackchannelLogoutURI)
+		if err := ValidateBackchannelLogoutURI(uri); err != nil {
+			return App{}, err
+		}
+		if c.BackchannelLogoutURI != uri {
+			changes["backchannel_logout_uri"] = map[string]string{"before": c.BackchannelLogoutURI, "after": uri}
+			c.BackchannelLogoutURI = uri
+		}
+	}
+	if len(changes) == 0 {
+		return appFrom(c), nil
+	}
+	c.UpdatedAt = p.now()
+	if err := p.oidcStore.UpdateClient(ctx, c); errors.Is(err, store.ErrNotFound) {
+		return App{}, ErrUnknownApp.WithDetail("app %q", clientID)
+	} else if err != nil {
+		return App{}, err
+	}
+	p.clients.forget(clientID)
+	audit.Log(ctx, p.store, c.UpdatedAt, actor, "app.update", clientID, changes)
+	return appFrom(c), nil
 }
 
 var appNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
@@ -160,6 +234,7 @@ func validateURIs(uris []string) ([]string, error) {
 func appFrom(c oidcstore.Client) App {
 	return App{ClientID: c.ID, Public: c.Public, RedirectURIs: c.RedirectURIs,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, SigningAlg: c.SigningAlg, RequiredACR: c.RequiredACR,
+		AllowMissingPKCE: c.AllowMissingPKCE, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 }
 
@@ -195,6 +270,9 @@ func (p *Provider) AddApp(ctx context.Context, actor audit.Actor, in NewApp) (Ap
 	if !appNamePattern.MatchString(name) {
 		return App{}, "", ErrAppName.WithDetail("name %q", in.Name)
 	}
+	if name == access.AppSesame || name == access.AppSesameAdmin {
+		return App{}, "", ErrAppNameReserved.WithDetail("name %q", name)
+	}
 	redirects, err := validateURIs(in.RedirectURIs)
 	if err != nil {
 		return App{}, "", err
@@ -217,9 +295,17 @@ func (p *Provider) AddApp(ctx context.Context, actor audit.Actor, in NewApp) (Ap
 	if err != nil {
 		return App{}, "", err
 	}
+	if in.Public && in.AllowMissingPKCE {
+		return App{}, "", ErrPKCEPublic
+	}
+	bcl := strings.TrimSpace(in.BackchannelLogoutURI)
+	if err := ValidateBackchannelLogoutURI(bcl); err != nil {
+		return App{}, "", err
+	}
 	now := p.now()
 	c := oidcstore.Client{ID: name, Public: in.Public, RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout,
-		SigningAlg: alg, RequiredACR: required, CreatedAt: now, UpdatedAt: now}
+		SigningAlg: alg, RequiredACR: required, AllowMissingPKCE: in.AllowMissingPKCE, BackchannelLogoutURI: bcl,
+		CreatedAt: now, UpdatedAt: now}
 	var secret string
 	if !in.Public {
 		secret, c.SecretHash = newClientSecret()
@@ -237,7 +323,7 @@ func (p *Provider) AddApp(ctx context.Context, actor audit.Actor, in NewApp) (Ap
 	p.clients.forget(name)
 	audit.Log(ctx, p.store, now, actor, "app.create", name, map[string]any{
 		"public": c.Public, "redirect_uris": redirects, "post_logout_redirect_uris": postLogout, "signing_alg": alg,
-		"required_acr": required})
+		"required_acr": required, "allow_missing_pkce": c.AllowMissingPKCE, "backchannel_logout_uri": bcl})
 	return appFrom(c), secret, nil
 }
 

@@ -44,19 +44,41 @@ func acrLevel(acr string) int {
 	return slices.Index(ACRValues, acr) + 1
 }
 
-// requiredACRLevel is what a request's acr_values ask for: the weakest
-// class among those Sesame knows, since each listed value is acceptable
-// (OpenID Connect Core 3.1.2.1: values in order of preference). Values
-// Sesame does not know cannot be met and are ignored, as acr_values is a
-// voluntary claim; 0 means no requirement.
-func requiredACRLevel(values []string) int {
-	need := 0
+// acrMatch is a request's acr_values held against a session.
+type acrMatch struct {
+	// Met: the session meets one of the values Sesame knows, or none of
+	// the values is known (acr_values is a voluntary claim: values Sesame
+	// cannot assert are no requirement).
+	Met bool
+	// ACR is the acr claim to issue: a custom strength's ID when that is
+	// the value met, otherwise the session's own class (which satisfies
+	// every built-in class below it).
+	ACR string
+}
+
+// matchACR takes the requested values in order of preference (OpenID
+// Connect Core 3.1.2.1) and returns the first the session meets. A value
+// is known when it is a built-in class (met by the session's class or a
+// stronger one: the built-in strengths form a chain) or the ID of a custom
+// authentication strength (custom says, for each custom strength the
+// request names, whether the session meets it); any other value is
+// ignored.
+func matchACR(values []string, sessionACR string, custom map[string]bool) acrMatch {
+	known := false
 	for _, v := range values {
-		if l := acrLevel(v); l > 0 && (need == 0 || l < need) {
-			need = l
+		if l := acrLevel(v); l > 0 {
+			known = true
+			if acrLevel(sessionACR) >= l {
+				return acrMatch{Met: true, ACR: sessionACR}
+			}
+		} else if met, ok := custom[v]; ok {
+			known = true
+			if met {
+				return acrMatch{Met: true, ACR: v}
+			}
 		}
 	}
-	return need
+	return acrMatch{Met: !known, ACR: sessionACR}
 }
 
 // Authentication method references (RFC 8176).
@@ -130,6 +152,9 @@ type signedIn struct {
 	UserID   string
 	AuthTime time.Time
 	ACR      string
+	// CustomACR: for each custom authentication strength the request's
+	// acr_values name, whether the session meets it.
+	CustomACR map[string]bool
 }
 
 // verdict is what to do with an authorization request now.
@@ -148,6 +173,7 @@ type decision struct {
 	Verdict     verdict
 	Error       string // OAuth error code for refuse
 	Description string
+	ACR         string // for proceed: the acr claim to issue
 }
 
 // errUnmetAuthenticationRequirements is the OpenID Connect error for
@@ -183,8 +209,8 @@ func decide(d demands, s *signedIn, consented bool, now time.Time) decision {
 		again = "signed in as another user than id_token_hint names"
 	}
 	// The app's own floor and the request's acr_values must both be met.
-	need := max(requiredACRLevel(d.ACRValues), acrLevel(d.MinACR))
-	if again == "" && need > acrLevel(s.ACR) {
+	acr := matchACR(d.ACRValues, s.ACR, s.CustomACR)
+	if again == "" && (!acr.Met || acrLevel(d.MinACR) > acrLevel(s.ACR)) {
 		if fresh {
 			return decision{Verdict: refuse, Error: errUnmetAuthenticationRequirements,
 				Description: "The sign-in did not meet the authentication context class the app requires (acr_values or the app's required strength)."}
@@ -200,5 +226,5 @@ func decide(d demands, s *signedIn, consented bool, now time.Time) decision {
 	if d.PromptConsent && !consented {
 		return decision{Verdict: askConsent, Description: "prompt=consent"}
 	}
-	return decision{Verdict: proceed}
+	return decision{Verdict: proceed, ACR: acr.ACR}
 }

@@ -43,25 +43,33 @@ func TestAssuranceOf(t *testing.T) {
 	}
 }
 
-func TestRequiredACRLevel(t *testing.T) {
+func TestMatchACR(t *testing.T) {
+	custom := map[string]bool{"yubikey-only": false, "managed-passkey": true}
 	tests := []struct {
-		values []string
-		want   int
+		values  []string
+		session string
+		want    acrMatch
 	}{
-		{nil, 0},
-		{[]string{"urn:example:unknown"}, 0},
-		{[]string{"phrh"}, 6},
-		{[]string{"phr"}, 5},
-		{[]string{"phrh", "phr"}, 5}, // either is acceptable: the weaker suffices
-		{[]string{"urn:example:unknown", "phrh"}, 6},
-		{[]string{ACRTemporaryAccess, "phrh"}, 2},
-		{[]string{"mfa"}, 3},          // the MFA strength's acr value
-		{[]string{"passwordless"}, 4}, // the Passwordless MFA strength's acr value
-		{[]string{ACRPassword}, 1},
+		{nil, "phr", acrMatch{Met: true, ACR: "phr"}},
+		{[]string{"urn:example:unknown"}, ACRTemporaryAccess, acrMatch{Met: true, ACR: ACRTemporaryAccess}},
+		{[]string{"phrh"}, "phr", acrMatch{Met: false, ACR: "phr"}},
+		{[]string{"phr"}, "phrh", acrMatch{Met: true, ACR: "phrh"}},
+		{[]string{"phrh", "phr"}, "phr", acrMatch{Met: true, ACR: "phr"}}, // either is acceptable
+		{[]string{"urn:example:unknown", "phrh"}, "phr", acrMatch{Met: false, ACR: "phr"}},
+		{[]string{"mfa"}, ACRTemporaryAccess, acrMatch{Met: false, ACR: ACRTemporaryAccess}},
+		{[]string{"passwordless"}, "phr", acrMatch{Met: true, ACR: "phr"}},
+		// Custom strengths: the claim names the one met.
+		{[]string{"managed-passkey"}, "phr", acrMatch{Met: true, ACR: "managed-passkey"}},
+		{[]string{"yubikey-only"}, "phrh", acrMatch{Met: false, ACR: "phrh"}},
+		{[]string{"yubikey-only", "managed-passkey"}, "phrh", acrMatch{Met: true, ACR: "managed-passkey"}},
+		{[]string{"yubikey-only", "phr"}, "phrh", acrMatch{Met: true, ACR: "phrh"}},
+		{[]string{"phrh", "managed-passkey"}, "phr", acrMatch{Met: true, ACR: "managed-passkey"}},
+		{[]string{"managed-passkey", "phr"}, "phr", acrMatch{Met: true, ACR: "managed-passkey"}}, // in order of preference
+		{[]string{"urn:x", "yubikey-only"}, "phrh", acrMatch{Met: false, ACR: "phrh"}},
 	}
 	for _, tc := range tests {
-		if got := requiredACRLevel(tc.values); got != tc.want {
-			t.Errorf("requiredACRLevel(%v) = %d, want %d", tc.values, got, tc.want)
+		if got := matchACR(tc.values, tc.session, custom); got != tc.want {
+			t.Errorf("matchACR(%v, %q) = %+v, want %+v", tc.values, tc.session, got, tc.want)
 		}
 	}
 }
@@ -110,6 +118,10 @@ func TestDecide(t *testing.T) {
 		{"acr mfa (the MFA strength) met by a passkey", demands{ACRValues: []string{"mfa"}}, old, false, proceed, ""},
 		{"acr passwordless not met by a pass", demands{ACRValues: []string{"passwordless"}}, oldTAP, false, signInAgain, ""},
 		{"unknown acr values are no requirement", demands{ACRValues: []string{"urn:x"}}, oldTAP, false, proceed, ""},
+		{"custom strength met", demands{ACRValues: []string{"managed"}}, &signedIn{UserID: "u1", AuthTime: created.Add(-time.Minute), ACR: "phr", CustomACR: map[string]bool{"managed": true}}, false, proceed, ""},
+		{"custom strength not met: sign in again", demands{ACRValues: []string{"keys"}}, &signedIn{UserID: "u1", AuthTime: created.Add(-time.Minute), ACR: "phr", CustomACR: map[string]bool{"keys": false}}, false, signInAgain, ""},
+		{"custom strength not met after a fresh sign-in", demands{ACRValues: []string{"keys"}}, &signedIn{UserID: "u1", AuthTime: created.Add(time.Second), ACR: "phr", CustomACR: map[string]bool{"keys": false}}, false, refuse, errUnmetAuthenticationRequirements},
+		{"custom strength met, app floor not", demands{ACRValues: []string{"managed"}, MinACR: "phrh"}, &signedIn{UserID: "u1", AuthTime: created.Add(-time.Minute), ACR: "phr", CustomACR: map[string]bool{"managed": true}}, false, signInAgain, ""},
 
 		{"id_token_hint names another user", demands{HintUserID: "u2"}, old, false, signInAgain, ""},
 		{"id_token_hint names another user after a fresh sign-in", demands{HintUserID: "u2"}, fresh, false, refuse, "login_required"},

@@ -37,33 +37,46 @@ var Algorithms = []string{ES256, RS256}
 const rsaBits = 2048
 
 // KeyPolicy is when signing keys change.
+//
+// Every algorithm in use has a current key, which signs, and a next key,
+// which is published in the JWKS from the moment it is made but signs
+// nothing until it is promoted: on schedule (RotateEvery after the current
+// key took over) or by command. A promoted key signs no earlier than
+// PublishAhead after it was made, so a relying party that cached the JWKS
+// for as long as Sesame allows already knows it. The key it replaces is
+// retired: still published for Retain, until every token it signed has
+// expired.
 type KeyPolicy struct {
 	// RotateEvery is how long a key signs before the next takes over.
 	RotateEvery time.Duration
-	// PublishAhead is how long a scheduled key is published in the JWKS
-	// before it signs, so that relying parties that cache the JWKS know it
-	// when they first meet it.
+	// PublishAhead is the least time a key is published in the JWKS before
+	// it signs: at least the JWKS cache lifetime Sesame advertises plus
+	// Propagation (shorter values are raised to that).
 	PublishAhead time.Duration
-	// Propagation is how long every Sesame instance needs to see a new key
-	// (twice the key cache lifetime): a key added by command signs after it.
+	// Propagation is how long every Sesame instance needs to see a change
+	// to the keys (twice the key cache lifetime).
 	Propagation time.Duration
 	// Retain is how long a replaced key stays published: the longest
 	// lifetime of a token it signed, plus clock skew.
 	Retain time.Duration
 }
 
+// JWKSMaxAge is the cache lifetime the JWKS advertises (Cache-Control
+// max-age). Keys are published at least this long before they sign.
+const JWKSMaxAge = 5 * time.Minute
+
 // keyState is a stored key with what the schedule says about it now.
 type keyState int
 
 const (
-	keyPending keyState = iota // published, not signing yet
+	keyNext    keyState = iota // published, not signing yet
 	keyCurrent                 // the one signing for its algorithm
 	keyRetired                 // replaced, still published while its tokens live
 	keyExpired                 // replaced long enough ago: may be deleted
 )
 
 func (s keyState) String() string {
-	return [...]string{"pending", "current", "retired", "expired"}[s]
+	return [...]string{"next", "current", "retired", "expired"}[s]
 }
 
 // keySchedule classifies keys at now. Per algorithm, keys take over from
@@ -87,7 +100,7 @@ func keySchedule(keys []oidcstore.SigningKey, now time.Time, retain time.Duratio
 		for i, k := range ks {
 			switch {
 			case k.NotBefore.After(now):
-				states[k.ID] = keyPending
+				states[k.ID] = keyNext
 			case i+1 == len(ks) || ks[i+1].NotBefore.After(now):
 				states[k.ID] = keyCurrent
 			default:
@@ -118,22 +131,36 @@ func latestKey(keys []oidcstore.SigningKey, alg string) (latest oidcstore.Signin
 	return latest, ok
 }
 
-// rotationDue says whether a scheduled key must be added for alg now, and
-// from when it signs. Nothing is due while a pending key exists or while
-// the algorithm has no key at all (it gets one when first needed).
+// rotationDue says whether a next key must be added for alg now, and from
+// when it signs: whenever the algorithm has keys but none waiting, the
+// next one is published at once, to sign RotateEvery after the current
+// key took over (and never sooner than PublishAhead from now). An
+// algorithm with no key at all gets its first when first needed.
 func rotationDue(keys []oidcstore.SigningKey, alg string, now time.Time, p KeyPolicy) (bool, time.Time) {
 	latest, ok := latestKey(keys, alg)
 	if !ok || latest.NotBefore.After(now) {
 		return false, time.Time{}
 	}
 	next := latest.NotBefore.Add(p.RotateEvery)
-	if now.Before(next.Add(-p.PublishAhead)) {
-		return false, time.Time{}
-	}
-	if earliest := now.Add(p.Propagation); next.Before(earliest) {
+	if earliest := now.Add(p.PublishAhead); next.Before(earliest) {
 		next = earliest // overdue (no instance ran for a while): publish, then sign
 	}
 	return true, next
+}
+
+// promotionTime is when a promoted next key may start signing: at once
+// when immediately is set, else once every instance has seen the change
+// and the key has been published for PublishAhead. ok is false when the
+// key is already scheduled that soon.
+func promotionTime(next oidcstore.SigningKey, now time.Time, immediately bool, p KeyPolicy) (time.Time, bool) {
+	at := now
+	if !immediately {
+		at = now.Add(p.Propagation)
+		if earliest := next.CreatedAt.Add(p.PublishAhead); at.Before(earliest) {
+			at = earliest
+		}
+	}
+	return at, at.Before(next.NotBefore)
 }
 
 // --- sealing private keys ---
@@ -291,7 +318,9 @@ func (r *keyring) load(ctx context.Context, maxAge time.Duration) error {
 	live := make(map[string]*liveKey, len(recs))
 	for _, rec := range recs {
 		if k, ok := r.live[rec.ID]; ok {
-			live[rec.ID] = k
+			// Reuse the decrypted key; the record may have changed (a
+			// promotion moves NotBefore).
+			live[rec.ID] = &liveKey{rec: rec, private: k.private, public: k.public}
 			continue
 		}
 		k, err := r.decode(rec)
@@ -340,20 +369,25 @@ func (r *keyring) decode(rec oidcstore.SigningKey) (*liveKey, error) {
 	return &liveKey{rec: rec, private: signer, public: signer.Public()}, nil
 }
 
-// signer returns the current key of alg, creating the algorithm's first key
-// when there is none.
+// signer returns the current key of alg, creating the algorithm's first
+// keys (current and next) when there are none.
 func (r *keyring) signer(ctx context.Context, alg string) (*liveKey, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.load(ctx, keyCacheTTL); err != nil {
 		return nil, err
 	}
+	return r.ensureLocked(ctx, alg)
+}
+
+// ensureLocked returns the current key of alg, making the algorithm's first
+// key, which signs at once, when it has none (its next key is added by the
+// reload). Only the very first key of an algorithm is made like this;
+// later ones are published ahead.
+func (r *keyring) ensureLocked(ctx context.Context, alg string) (*liveKey, error) {
 	if k := r.currentLocked(alg); k != nil {
 		return k, nil
 	}
-	// No key signs for alg yet: make one that signs at once. (Only the very
-	// first key of an algorithm is made like this; later ones are published
-	// ahead.)
 	now := r.now()
 	latest, _ := latestKey(r.recs, alg)
 	if _, err := r.add(ctx, alg, now, now, latest.ID); err != nil && !errors.Is(err, store.ErrConflict) {
@@ -384,11 +418,16 @@ func (r *keyring) currentLocked(alg string) *liveKey {
 	return cur
 }
 
-// published returns the keys for the JWKS: pending, current and retired.
+// published returns the keys for the JWKS: next, current and retired.
+// The default algorithm's keys are made on first need, so the JWKS holds
+// them from the first request on a fresh database.
 func (r *keyring) published(ctx context.Context) ([]*liveKey, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.load(ctx, keyCacheTTL); err != nil {
+		return nil, err
+	}
+	if _, err := r.ensureLocked(ctx, ES256); err != nil {
 		return nil, err
 	}
 	return r.publishedLocked(), nil
@@ -467,7 +506,7 @@ func (r *keyring) VerifySignature(ctx context.Context, jws *jose.JSONWebSignatur
 type KeyInfo struct {
 	ID             string
 	Algorithm      string
-	State          string // pending, current, retired, expired
+	State          string // next, current, retired, expired
 	CreatedAt      time.Time
 	NotBefore      time.Time // signs from
 	PublishedUntil time.Time // for a retired key: when it leaves the JWKS; zero otherwise
@@ -488,46 +527,97 @@ func (p *Provider) Keys(ctx context.Context) ([]KeyInfo, error) {
 	return out, nil
 }
 
-// RotateKey adds a new key for alg. Unless immediately is set, it signs
-// only after every instance has seen it (KeyPolicy.Propagation); the key it
-// replaces stays published until the tokens it signed have expired.
-// Rotating immediately is for a key thought compromised, with dropOld to
-// unpublish the old keys of alg at once (tokens they signed stop verifying).
+// RotateKey promotes the next key of alg, which has been published ahead:
+// it signs once every instance has seen the change and it has been in the
+// JWKS for KeyPolicy.PublishAhead (at once with immediately); the key it
+// replaces stays published until the tokens it signed have expired, and a
+// new next key is published.
+//
+// dropOld (with immediately) is for a key thought compromised: every key
+// of alg is replaced by a new one that signs at once, and the old ones
+// leave the JWKS (tokens they signed stop verifying).
 func (p *Provider) RotateKey(ctx context.Context, alg string, immediately, dropOld bool) (KeyInfo, error) {
 	if alg != ES256 && alg != RS256 {
 		return KeyInfo{}, fmt.Errorf("unsupported signing algorithm %q: use %s or %s", alg, ES256, RS256)
 	}
+	if dropOld && !immediately {
+		return KeyInfo{}, errors.New("dropping the old keys needs an immediate rotation: nothing would sign until the new key takes over")
+	}
+	if dropOld {
+		return p.replaceKeys(ctx, alg)
+	}
+	for range 3 {
+		// The keyring makes the algorithm's current and next keys if
+		// missing.
+		p.keys.invalidate()
+		if _, err := p.keys.signer(ctx, alg); err != nil {
+			return KeyInfo{}, err
+		}
+		recs, err := p.oidcStore.ListSigningKeys(ctx)
+		if err != nil {
+			return KeyInfo{}, err
+		}
+		now := p.now()
+		next, _ := latestKey(recs, alg)
+		if !next.NotBefore.After(now) {
+			continue // no next key yet: another instance is adding it
+		}
+		at, sooner := promotionTime(next, now, immediately, p.keyPolicy)
+		if sooner {
+			err := p.oidcStore.PromoteSigningKey(ctx, next.ID, at)
+			if errors.Is(err, store.ErrConflict) {
+				continue
+			} else if err != nil {
+				return KeyInfo{}, err
+			}
+			next.NotBefore = at
+		}
+		p.keys.invalidate()
+		if immediately {
+			if _, err := p.keys.signer(ctx, alg); err != nil { // publishes the new next key
+				return KeyInfo{}, err
+			}
+		}
+		state := keyNext
+		if !next.NotBefore.After(now) {
+			state = keyCurrent
+		}
+		return KeyInfo{ID: next.ID, Algorithm: alg, State: state.String(), CreatedAt: next.CreatedAt, NotBefore: next.NotBefore}, nil
+	}
+	return KeyInfo{}, errors.New("the signing keys changed three times while rotating; try again")
+}
+
+// replaceKeys replaces every key of alg by a new one that signs at once.
+func (p *Provider) replaceKeys(ctx context.Context, alg string) (KeyInfo, error) {
 	for range 3 {
 		recs, err := p.oidcStore.ListSigningKeys(ctx)
 		if err != nil {
 			return KeyInfo{}, err
 		}
 		now := p.now()
-		notBefore := now.Add(p.keyPolicy.Propagation)
-		if immediately {
-			notBefore = now
-		}
 		latest, _ := latestKey(recs, alg)
+		notBefore := now
 		if latest.NotBefore.After(notBefore) {
-			notBefore = latest.NotBefore // a pending key exists: take over no earlier than it
+			notBefore = latest.NotBefore.Add(time.Millisecond) // the new key must be the newest
 		}
 		k, err := p.keys.add(ctx, alg, now, notBefore, latest.ID)
 		if errors.Is(err, store.ErrConflict) {
-			continue // raced with a scheduled rotation: look again
+			continue
 		} else if err != nil {
 			return KeyInfo{}, err
 		}
-		if dropOld {
-			for _, old := range recs {
-				if old.Algorithm == alg {
-					if err := p.oidcStore.DeleteSigningKey(ctx, old.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-						return KeyInfo{}, err
-					}
+		for _, old := range recs {
+			if old.Algorithm == alg {
+				if err := p.oidcStore.DeleteSigningKey(ctx, old.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return KeyInfo{}, err
 				}
 			}
 		}
 		p.keys.invalidate()
-		return KeyInfo{ID: k.ID, Algorithm: alg, State: keyPending.String(), CreatedAt: k.CreatedAt, NotBefore: k.NotBefore}, nil
+		if _, err := p.keys.signer(ctx, alg); err != nil {
+			return KeyInfo{}, err
+		}
+		return KeyInfo{ID: k.ID, Algorithm: alg, State: keyCurrent.String(), CreatedAt: k.CreatedAt, NotBefore: k.NotBefore}, nil
 	}
 	return KeyInfo{}, errors.New("the signing keys changed three times while rotating; try again")
 }

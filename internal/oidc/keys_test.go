@@ -28,12 +28,12 @@ func TestKeySchedule(t *testing.T) {
 		want  map[string]keyState
 		until map[string]time.Duration
 	}{
-		{time.Hour, map[string]keyState{"e1": keyCurrent, "e2": keyPending, "e3": keyPending, "r1": keyPending}, nil},
-		{15 * day, map[string]keyState{"e1": keyCurrent, "e2": keyPending, "e3": keyPending, "r1": keyCurrent}, nil},
+		{time.Hour, map[string]keyState{"e1": keyCurrent, "e2": keyNext, "e3": keyNext, "r1": keyNext}, nil},
+		{15 * day, map[string]keyState{"e1": keyCurrent, "e2": keyNext, "e3": keyNext, "r1": keyCurrent}, nil},
 		// e2 took over an hour ago: e1 still published for the rest of retain.
-		{30*day + time.Hour, map[string]keyState{"e1": keyRetired, "e2": keyCurrent, "e3": keyPending, "r1": keyCurrent},
+		{30*day + time.Hour, map[string]keyState{"e1": keyRetired, "e2": keyCurrent, "e3": keyNext, "r1": keyCurrent},
 			map[string]time.Duration{"e1": 30*day + retain}},
-		{30*day + retain, map[string]keyState{"e1": keyExpired, "e2": keyCurrent, "e3": keyPending, "r1": keyCurrent},
+		{30*day + retain, map[string]keyState{"e1": keyExpired, "e2": keyCurrent, "e3": keyNext, "r1": keyCurrent},
 			map[string]time.Duration{"e1": 30*day + retain}},
 		{61 * day, map[string]keyState{"e1": keyExpired, "e2": keyExpired, "e3": keyCurrent, "r1": keyCurrent}, nil},
 	}
@@ -60,7 +60,7 @@ func TestKeySchedule(t *testing.T) {
 
 func TestRotationDue(t *testing.T) {
 	const day = 24 * time.Hour
-	p := KeyPolicy{RotateEvery: 30 * day, PublishAhead: day, Propagation: time.Minute, Retain: 2 * time.Hour}
+	p := KeyPolicy{RotateEvery: 30 * day, PublishAhead: 6 * time.Minute, Propagation: time.Minute, Retain: 2 * time.Hour}
 	tests := []struct {
 		name string
 		keys []oidcstore.SigningKey
@@ -69,18 +69,47 @@ func TestRotationDue(t *testing.T) {
 		from time.Duration
 	}{
 		{"no key: made on first use, not scheduled", nil, 0, false, 0},
-		{"young key", []oidcstore.SigningKey{key("e1", ES256, 0)}, 10 * day, false, 0},
-		{"within the publish-ahead window", []oidcstore.SigningKey{key("e1", ES256, 0)}, 29*day + time.Hour, true, 30 * day},
-		{"just at the window", []oidcstore.SigningKey{key("e1", ES256, 0)}, 29 * day, true, 30 * day},
-		{"a pending key exists", []oidcstore.SigningKey{key("e1", ES256, 0), key("e2", ES256, 30*day)}, 29*day + time.Hour, false, 0},
-		{"overdue: signs after propagation", []oidcstore.SigningKey{key("e1", ES256, 0)}, 45 * day, true, 45*day + time.Minute},
-		{"other algorithm does not count", []oidcstore.SigningKey{key("r1", RS256, 0), key("e1", ES256, 20*day)}, 29*day + time.Hour, false, 0},
+		{"a current key and no next: the next is published at once", []oidcstore.SigningKey{key("e1", ES256, 0)}, 0, true, 30 * day},
+		{"later in the period", []oidcstore.SigningKey{key("e1", ES256, 0)}, 10 * day, true, 30 * day},
+		{"a next key exists", []oidcstore.SigningKey{key("e1", ES256, 0), key("e2", ES256, 30*day)}, 29*day + time.Hour, false, 0},
+		{"the next key took over: a new next", []oidcstore.SigningKey{key("e1", ES256, 0), key("e2", ES256, 30*day)}, 30*day + time.Second, true, 60 * day},
+		{"overdue: published for PublishAhead first", []oidcstore.SigningKey{key("e1", ES256, 0)}, 45 * day, true, 45*day + 6*time.Minute},
+		{"other algorithm does not count", []oidcstore.SigningKey{key("r1", RS256, 0), key("e1", ES256, 20*day), key("e2", ES256, 50*day)}, 29*day + time.Hour, false, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			due, from := rotationDue(tc.keys, ES256, t0.Add(tc.at), p)
 			if due != tc.due || (due && !from.Equal(t0.Add(tc.from))) {
 				t.Errorf("rotationDue = %v, %v; want %v, %v", due, from, tc.due, t0.Add(tc.from))
+			}
+		})
+	}
+}
+
+func TestPromotionTime(t *testing.T) {
+	const day = 24 * time.Hour
+	p := KeyPolicy{RotateEvery: 30 * day, PublishAhead: 6 * time.Minute, Propagation: time.Minute, Retain: 2 * time.Hour}
+	next := func(created, notBefore time.Duration) oidcstore.SigningKey {
+		return oidcstore.SigningKey{ID: "n", Algorithm: ES256, CreatedAt: t0.Add(created), NotBefore: t0.Add(notBefore)}
+	}
+	tests := []struct {
+		name        string
+		key         oidcstore.SigningKey
+		at          time.Duration
+		immediately bool
+		want        time.Duration
+		sooner      bool
+	}{
+		{"published long ago: after propagation", next(0, 30*day), 10 * day, false, 10*day + time.Minute, true},
+		{"published just now: after PublishAhead", next(0, 30*day), time.Minute, false, 6 * time.Minute, true},
+		{"immediately: now, however young", next(0, 30*day), time.Second, true, time.Second, true},
+		{"already due sooner", next(0, 3*time.Minute), time.Minute, false, 6 * time.Minute, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			at, sooner := promotionTime(tc.key, t0.Add(tc.at), tc.immediately, p)
+			if !at.Equal(t0.Add(tc.want)) || sooner != tc.sooner {
+				t.Errorf("promotionTime = %v, %v; want %v, %v", at, sooner, t0.Add(tc.want), tc.sooner)
 			}
 		})
 	}
@@ -157,4 +186,28 @@ func mustOpen(t *testing.T, s *keySealer, rec oidcstore.SigningKey) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestLogoutRetry(t *testing.T) {
+	tests := []struct {
+		n     int
+		wait  time.Duration
+		again bool
+	}{
+		{1, 30 * time.Second, true},
+		{2, time.Minute, true},
+		{3, 2 * time.Minute, true},
+		{7, 32 * time.Minute, true},
+		{logoutAttempts, 0, false},
+		{logoutAttempts + 3, 0, false},
+	}
+	for _, tc := range tests {
+		wait, again := logoutRetry(tc.n)
+		if wait != tc.wait || again != tc.again {
+			t.Errorf("logoutRetry(%d) = %v, %v; want %v, %v", tc.n, wait, again, tc.wait, tc.again)
+		}
+	}
+	if a, b := SessionID([]byte("h1")), SessionID([]byte("h1")); a != b || a == SessionID([]byte("h2")) || SessionID(nil) != "" {
+		t.Error("SessionID is not a stable, distinct name per session")
+	}
 }

@@ -113,27 +113,24 @@ func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar *authReque
 	sess, u, cred, signed := p.session(r)
 	var si *signedIn
 	var as Assurance
+	dem := ar.demands()
 	if signed {
 		as = AssuranceOf(sess, cred)
 		si = &signedIn{UserID: u.ID, AuthTime: sess.AuthTime, ACR: as.ACR}
+		custom, err := p.customACR(ctx, dem.ACRValues, sess, cred)
+		if err != nil {
+			p.internalError(w, r, err)
+			return
+		}
+		si.CustomACR = custom
 	}
-	dem := ar.demands()
 	dem.MinACR = c.rec.RequiredACR
 	d := decide(dem, si, consented, p.now())
 	switch d.Verdict {
 	case signInAgain:
-		q := url.Values{"return_to": {pathContinue + "?id=" + url.QueryEscape(ar.rec.ID)}}
-		if signed {
-			// There is a session, but this request needs a new ceremony: the
-			// sign-in page must not skip it.
-			q.Set("prompt", "login")
-		}
-		if hint := strings.TrimSpace(ar.params.LoginHint); hint != "" && len(hint) <= 254 {
-			q.Set("username", hint)
-		}
-		http.Redirect(w, r, "/signin?"+q.Encode(), http.StatusFound)
+		signInAgainRedirect(w, r, pathContinue+"?id="+url.QueryEscape(ar.rec.ID), signed, ar.params.LoginHint)
 	case askConsent:
-		if p.conditionalAccess(w, r, ar, sess, u, cred).handled {
+		if p.conditionalAccess(w, r, p.oidcSignIn(w, r, ar), sess, u, cred).handled {
 			return // no consent asked for a sign-in the policies refuse
 		}
 		p.consentPage(w, r, ar, c, u)
@@ -141,12 +138,12 @@ func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar *authReque
 		p.recordRefusal(ctx, ar.rec.ClientID, u.ID, d.Error, d.Description)
 		op.AuthRequestError(w, r, ar, authError(d.Error).WithDescription("%s", d.Description), p.op)
 	case proceed:
-		ca := p.conditionalAccess(w, r, ar, sess, u, cred)
+		ca := p.conditionalAccess(w, r, p.oidcSignIn(w, r, ar), sess, u, cred)
 		if ca.handled {
 			return
 		}
 		a := oidcstore.Authentication{UserID: u.ID, CredentialID: as.CredentialID, Method: as.Method,
-			AuthTime: sess.AuthTime, AMR: as.AMR, ACR: as.ACR, At: p.now()}
+			AuthTime: sess.AuthTime, AMR: as.AMR, ACR: d.ACR, At: p.now(), SessionID: SessionID(sess.TokenHash)}
 		if err := p.oidcStore.CompleteAuthRequest(ctx, ar.rec.ID, a); errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 			p.errorPage(w, r, http.StatusBadRequest, "request_gone", "This sign-in request has expired or was already used.")
 			return
@@ -160,6 +157,30 @@ func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar *authReque
 		}
 		op.AuthResponse(ar, p.op, w, r)
 	}
+}
+
+// oidcSignIn describes an authorization request to the decisions shared
+// with the other protocols.
+func (p *Provider) oidcSignIn(w http.ResponseWriter, r *http.Request, ar *authRequest) AppSignIn {
+	return AppSignIn{App: ar.rec.ClientID, Continue: pathContinue + "?id=" + url.QueryEscape(ar.rec.ID),
+		CreatedAt: ar.rec.CreatedAt, Passive: ar.demands().PromptNone,
+		Refuse: func(code, description string) {
+			op.AuthRequestError(w, r, ar, authError(code).WithDescription("%s", description), p.op)
+		}}
+}
+
+// signInAgainRedirect sends the browser to the sign-in page, to come back
+// to continueTo. With a session, the request needs a new ceremony: the
+// sign-in page must not skip it.
+func signInAgainRedirect(w http.ResponseWriter, r *http.Request, continueTo string, signed bool, loginHint string) {
+	q := url.Values{"return_to": {continueTo}}
+	if signed {
+		q.Set("prompt", "login")
+	}
+	if hint := strings.TrimSpace(loginHint); hint != "" && len(hint) <= 254 {
+		q.Set("username", hint)
+	}
+	http.Redirect(w, r, "/signin?"+q.Encode(), http.StatusFound)
 }
 
 // authError builds the OAuth error for a refusal code from decide.

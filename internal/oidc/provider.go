@@ -141,6 +141,11 @@ type Provider struct {
 
 	credMu sync.Mutex
 	creds  map[string]credentialDescription
+
+	// Back-channel logout delivery (backchannel.go).
+	logoutOwner  string
+	logoutKick   chan struct{}
+	logoutClient *http.Client
 }
 
 // New builds the provider. It touches no storage: keys are made when first
@@ -173,14 +178,14 @@ func New(cfg Config) (*Provider, error) {
 	if policy.RotateEvery <= 0 {
 		policy.RotateEvery = 30 * 24 * time.Hour
 	}
-	if policy.PublishAhead <= 0 {
-		policy.PublishAhead = 24 * time.Hour
-	}
-	if policy.PublishAhead > policy.RotateEvery/2 {
-		policy.PublishAhead = policy.RotateEvery / 2
-	}
 	if policy.Propagation <= 0 {
 		policy.Propagation = 2 * keyCacheTTL
+	}
+	if least := JWKSMaxAge + policy.Propagation; policy.PublishAhead < least {
+		policy.PublishAhead = least
+	}
+	if policy.RotateEvery < 2*policy.PublishAhead {
+		policy.RotateEvery = 2 * policy.PublishAhead
 	}
 	if policy.Retain <= 0 {
 		policy.Retain = max(life.IDToken, life.AccessToken) + 10*time.Minute
@@ -197,6 +202,9 @@ func New(cfg Config) (*Provider, error) {
 		clients: &clientCache{ttl: cacheTTL, now: now},
 		onToken: cfg.OnToken,
 		access:  cfg.Access, strengths: cfg.Strengths, deviceKey: cfg.DeviceKey,
+		logoutOwner: newLogoutOwner(), logoutKick: make(chan struct{}, 1),
+		logoutClient: &http.Client{Timeout: deliveryTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 	}
 
 	opConfig := &op.Config{
@@ -227,7 +235,7 @@ func New(cfg Config) (*Provider, error) {
 }
 
 var supportedClaims = []string{
-	"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "c_hash",
+	"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "c_hash", "sid",
 	"name", "preferred_username", "updated_at", "email", "email_verified", "groups",
 }
 
@@ -272,6 +280,11 @@ func (p *Provider) Sweep(ctx context.Context) {
 		p.log.WarnContext(ctx, "sweeping token families failed", "err", err)
 	} else if n > 0 {
 		p.log.DebugContext(ctx, "swept token families", "count", n)
+	}
+	if n, err := p.oidcStore.DeleteFinishedLogouts(ctx, now.Add(-logoutKeep)); err != nil {
+		p.log.WarnContext(ctx, "sweeping delivered logout tokens failed", "err", err)
+	} else if n > 0 {
+		p.log.DebugContext(ctx, "swept delivered logout tokens", "count", n)
 	}
 	if n, err := p.pruneKeys(ctx); err != nil {
 		p.log.WarnContext(ctx, "pruning signing keys failed", "err", err)
@@ -326,8 +339,14 @@ func (p *Provider) routes() http.Handler {
 		ctx = context.WithValue(ctx, metaKey, requestMeta{IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 512)})
 		r = r.WithContext(ctx)
 		h := w.Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("Pragma", "no-cache")
+		if r.URL.Path == pathKeys {
+			// Relying parties may cache the JWKS this long: keys are
+			// published at least as long before they sign.
+			h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(JWKSMaxAge/time.Second)))
+		} else {
+			h.Set("Cache-Control", "no-store")
+			h.Set("Pragma", "no-cache")
+		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		switch r.URL.Path {

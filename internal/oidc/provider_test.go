@@ -307,20 +307,18 @@ func TestDisabledUserLosesRefresh(t *testing.T) {
 	}
 }
 
-// TestKeyRotation: a rotated key is published before it signs, signs after
-// propagation, and the old key stays published until its tokens expire.
+// TestKeyRotation: the JWKS holds the current and the next key before the
+// first token; a rotation promotes the next key, which signs only once it
+// has been published for PublishAhead, publishes a new next key, and keeps
+// the old key published until its tokens expire.
 func TestKeyRotation(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	code, verifier := f.code(t, "openid")
-	oldKid := kidOf(t, f.exchange(t, code, verifier).IDToken)
-
-	k, err := f.p.RotateKey(ctx, ES256, false, false)
-	if err != nil {
-		t.Fatal(err)
-	}
 	jwks := func() []string {
 		w := f.serve(httptest.NewRequest(http.MethodGet, testIssuer+pathKeys, nil))
+		if cc := w.Header().Get("Cache-Control"); cc != "public, max-age=300" {
+			t.Errorf("JWKS Cache-Control = %q", cc)
+		}
 		var set jose.JSONWebKeySet
 		json.Unmarshal(w.Body.Bytes(), &set)
 		var ids []string
@@ -329,37 +327,108 @@ func TestKeyRotation(t *testing.T) {
 		}
 		return ids
 	}
-	if ids := jwks(); len(ids) != 2 || !contains(ids, k.ID) {
-		t.Fatalf("the new key is not published ahead: %v", ids)
+	states := func() map[string]string {
+		keys, err := f.p.Keys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, k := range keys {
+			m[k.ID] = k.State
+		}
+		return m
+	}
+	first := jwks() // before any token: a fresh database
+	if len(first) != 2 {
+		t.Fatalf("JWKS on a fresh database: %v, want the current and the next key", first)
+	}
+	code, verifier := f.code(t, "openid")
+	oldKid := kidOf(t, f.exchange(t, code, verifier).IDToken)
+	var nextKid string
+	for id, st := range states() {
+		if st == "next" {
+			nextKid = id
+		}
+	}
+	if !contains(first, oldKid) || !contains(first, nextKid) || nextKid == oldKid {
+		t.Fatalf("first JWKS %v, signed by %s, next %s", first, oldKid, nextKid)
+	}
+
+	// The next key was made a moment ago: promoted, it waits until it has
+	// been published for PublishAhead.
+	k, err := f.p.RotateKey(ctx, ES256, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.ID != nextKid || k.State != "next" {
+		t.Fatalf("rotate promoted %+v, want the next key %s", k, nextKid)
 	}
 	code, verifier = f.code(t, "openid")
 	if kid := kidOf(t, f.exchange(t, code, verifier).IDToken); kid != oldKid {
-		t.Errorf("the new key signs before every instance has seen it")
+		t.Errorf("the next key signs before it was published for PublishAhead")
 	}
-	f.clock.Advance(f.p.keyPolicy.Propagation + time.Second)
+	f.clock.Advance(f.p.keyPolicy.PublishAhead + time.Second)
+	f.p.keys.invalidate()
 	code, verifier = f.code(t, "openid")
-	if kid := kidOf(t, f.exchange(t, code, verifier).IDToken); kid != k.ID {
-		t.Errorf("after propagation, tokens are signed by %s, want the new key %s", kid, k.ID)
+	if kid := kidOf(t, f.exchange(t, code, verifier).IDToken); kid != nextKid {
+		t.Errorf("after PublishAhead, tokens are signed by %s, want the promoted key %s", kid, nextKid)
+	}
+	st := states()
+	if st[oldKid] != "retired" || st[nextKid] != "current" || len(st) != 3 {
+		t.Errorf("states after rotation: %v", st)
 	}
 	f.p.Sweep(ctx)
-	if ids := jwks(); !contains(ids, oldKid) {
-		t.Errorf("the old key left the JWKS while its tokens live: %v", ids)
+	if ids := jwks(); !contains(ids, oldKid) || len(ids) != 3 {
+		t.Errorf("the JWKS after rotation should hold retired, current and a new next key: %v", ids)
 	}
 	f.clock.Advance(f.p.keyPolicy.Retain)
 	f.p.Sweep(ctx)
-	if ids := jwks(); contains(ids, oldKid) || len(ids) != 1 {
+	if ids := jwks(); contains(ids, oldKid) || len(ids) != 2 {
 		t.Errorf("the old key is still published after its tokens expired: %v", ids)
 	}
 
-	// Scheduled rotation: near the end of the key's period, the next key
-	// appears by itself, pending.
-	f.clock.Advance(f.p.keyPolicy.RotateEvery - f.p.keyPolicy.PublishAhead + time.Minute)
-	if ids := jwks(); len(ids) != 2 {
-		t.Errorf("no scheduled key published ahead: %v", ids)
+	// Immediately: the next key (published since the last rotation) signs
+	// at once.
+	st = states()
+	for id, s := range st {
+		if s == "next" {
+			nextKid = id
+		}
 	}
-	keys, _ := f.p.Keys(ctx)
-	if len(keys) != 2 || keys[1].State != "pending" {
-		t.Errorf("keys after scheduled rotation: %+v", keys)
+	k, err = f.p.RotateKey(ctx, ES256, true, false)
+	if err != nil || k.ID != nextKid || k.State != "current" {
+		t.Fatalf("immediate rotation: %+v, %v; want %s current", k, err, nextKid)
+	}
+	code, verifier = f.code(t, "openid")
+	if kid := kidOf(t, f.exchange(t, code, verifier).IDToken); kid != nextKid {
+		t.Errorf("after an immediate rotation, signed by %s, want %s; %v", kid, nextKid, states())
+	}
+
+	// Scheduled rotation: RotateEvery after it took over, the next key
+	// signs by itself.
+	st = states()
+	for id, s := range st {
+		if s == "next" {
+			nextKid = id
+		}
+	}
+	f.clock.Advance(f.p.keyPolicy.RotateEvery + time.Second)
+	f.p.keys.invalidate()
+	code, verifier = f.code(t, "openid")
+	if kid := kidOf(t, f.exchange(t, code, verifier).IDToken); kid != nextKid {
+		t.Errorf("after the period, signed by %s, want the scheduled key %s", kid, nextKid)
+	}
+
+	// Compromise: every key replaced, the old ones unpublished.
+	k, err = f.p.RotateKey(ctx, ES256, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := jwks(); contains(ids, nextKid) || !contains(ids, k.ID) || len(ids) != 2 {
+		t.Errorf("after --drop-old: %v, want %s and a new next key", ids, k.ID)
+	}
+	if _, err := f.p.RotateKey(ctx, ES256, false, true); err == nil {
+		t.Error("drop-old without immediately accepted")
 	}
 }
 
@@ -406,6 +475,8 @@ func TestAddApp(t *testing.T) {
 	}{
 		{NewApp{Name: "Grafana", RedirectURIs: []string{testRedirect}}, ErrAppName.Code},
 		{NewApp{Name: "-x", RedirectURIs: []string{testRedirect}}, ErrAppName.Code},
+		{NewApp{Name: "sesame", RedirectURIs: []string{testRedirect}}, ErrAppNameReserved.Code},
+		{NewApp{Name: "sesame-admin", RedirectURIs: []string{testRedirect}}, ErrAppNameReserved.Code},
 		{NewApp{Name: "x"}, ErrNoRedirectURI.Code},
 		{NewApp{Name: "x", RedirectURIs: []string{"http://evil.example/cb"}}, ErrRedirectURI.Code},
 		{NewApp{Name: "x", RedirectURIs: []string{testRedirect}, PostLogoutRedirectURIs: []string{"nope"}}, ErrRedirectURI.Code},

@@ -47,6 +47,7 @@ func (s *server) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.Re
 	d.ResponseModesSupported = []string{string(oidc.ResponseModeQuery), string(oidc.ResponseModeFormPost)}
 	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
+	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, true
 	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 	d.RevocationEndpointAuthMethodsSupported = d.TokenEndpointAuthMethodsSupported
 	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
@@ -77,9 +78,16 @@ func (s *server) VerifyAuthRequest(ctx context.Context, r *op.Request[oidc.AuthR
 	return &op.ClientRequest[oidc.AuthRequest]{Request: r, Client: c}, nil
 }
 
+// pkceExempt: only a confidential app an admin exempted may leave PKCE
+// out (RFC 9700 2.1.1 requires it of every client by default).
+func pkceExempt(c op.Client) bool {
+	cl, ok := c.(*client)
+	return ok && !cl.rec.Public && cl.rec.AllowMissingPKCE
+}
+
 // Authorize runs after op has matched the redirect URI exactly, so
 // refusals from here on go back to the app. Sesame requires PKCE with S256
-// from public apps and, when a confidential app sends a challenge, accepts
+// from every app unless an admin exempted a confidential one, and accepts
 // S256 only: "plain" protects nothing a leaked code does not already give
 // away.
 func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthRequest]) (*op.Redirect, error) {
@@ -93,8 +101,8 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 		return refuse("pkce_method", oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256"))
 	case d.CodeChallenge == "" && d.CodeChallengeMethod != "":
 		return refuse("pkce_missing", oidc.ErrInvalidRequest().WithDescription("code_challenge is missing"))
-	case d.CodeChallenge == "" && r.Client.AuthMethod() == oidc.AuthMethodNone:
-		return refuse("pkce_missing", oidc.ErrInvalidRequest().WithDescription("PKCE (code_challenge with S256) is required for this app"))
+	case d.CodeChallenge == "" && !pkceExempt(r.Client):
+		return refuse("pkce_missing", oidc.ErrInvalidRequest().WithDescription("PKCE (code_challenge with code_challenge_method S256) is required for this app"))
 	case d.CodeChallenge != "" && (len(d.CodeChallenge) < 43 || len(d.CodeChallenge) > 128):
 		return refuse("pkce_malformed", oidc.ErrInvalidRequest().WithDescription("code_challenge is malformed"))
 	case !slices.Contains(d.Scopes, oidc.ScopeOpenID):

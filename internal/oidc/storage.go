@@ -323,6 +323,17 @@ func (s storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo
 	if r, ok := req.(*refreshRequest); ok && r.grant.ACR != "" {
 		info.AppendClaims("acr", r.grant.ACR)
 	}
+	// sid: the Sesame session, which back-channel logout tokens name.
+	var sid string
+	switch r := req.(type) {
+	case *authRequest:
+		sid = r.rec.Auth.SessionID
+	case *refreshRequest:
+		sid = r.grant.SessionID
+	}
+	if sid != "" {
+		info.AppendClaims("sid", sid)
+	}
 	return nil
 }
 

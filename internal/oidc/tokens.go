@@ -33,6 +33,7 @@ func (p *Provider) redeem(ctx context.Context, r *authRequest, refresh bool) (oi
 		ID: store.NewID(), ClientID: r.rec.ClientID, UserID: u.ID, Scopes: r.params.Scopes,
 		CredentialID: r.rec.Auth.CredentialID, Method: r.rec.Auth.Method, AuthTime: r.rec.Auth.AuthTime,
 		AMR: r.rec.Auth.AMR, ACR: r.rec.Auth.ACR, CreatedAt: now, ExpiresAt: now.Add(p.life.AccessToken),
+		SessionID: r.rec.Auth.SessionID,
 	}
 	var token string
 	var rt *oidcstore.RefreshToken

@@ -350,27 +350,39 @@ type MetadataStore struct {
 
 // Load returns the loaded metadata, or nil when none was loaded.
 func (s *MetadataStore) Load(ctx context.Context) (*Metadata, error) {
+	md, _, err := s.load(ctx)
+	return md, err
+}
+
+// load also returns the stored bytes (nil when none), for the
+// compare-and-set of Save.
+func (s *MetadataStore) load(ctx context.Context) (*Metadata, []byte, error) {
 	b, err := s.Store.GetSetting(ctx, MetadataKey)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+		return nil, nil, nil
 	} else if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var md Metadata
 	if err := json.Unmarshal(b, &md); err != nil {
-		return nil, fmt.Errorf("the stored authenticator metadata is damaged: %w", err)
+		return nil, nil, fmt.Errorf("the stored authenticator metadata is damaged: %w", err)
 	}
 	if md.Schema > MetadataSchema {
-		return nil, fmt.Errorf("the stored authenticator metadata has schema %d, newer than this Sesame reads", md.Schema)
+		return nil, nil, fmt.Errorf("the stored authenticator metadata has schema %d, newer than this Sesame reads", md.Schema)
 	}
-	return &md, nil
+	return &md, b, nil
 }
+
+// ErrMetadataChanged refuses a load that raced another one: the serial
+// number check was made against metadata that has since been replaced.
+var ErrMetadataChanged = problem.New(http.StatusConflict, "metadata_changed",
+	"The authenticator metadata was changed by someone else meanwhile; reload and try again.")
 
 // Save stores md, replacing what was loaded, and records it in the audit
 // log. A BLOB with a lower serial number than the loaded one is refused
 // (a rollback to metadata from before a revocation) unless force is set.
 func (s *MetadataStore) Save(ctx context.Context, actor audit.Actor, md *Metadata, force bool) error {
-	before, err := s.Load(ctx)
+	before, beforeRaw, err := s.load(ctx)
 	if err != nil {
 		return err
 	}
@@ -383,7 +395,9 @@ func (s *MetadataStore) Save(ctx context.Context, actor audit.Actor, md *Metadat
 	if err != nil {
 		return err
 	}
-	if err := s.Store.PutSetting(ctx, MetadataKey, b); err != nil {
+	if err := s.Store.SwapSetting(ctx, MetadataKey, beforeRaw, b); errors.Is(err, store.ErrConflict) {
+		return ErrMetadataChanged
+	} else if err != nil {
 		return err
 	}
 	detail := map[string]any{"no": md.Number, "next_update": md.NextUpdate, "entries": len(md.Entries), "signer": md.Signer}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/sesame-idp/sesame/internal/audit"
@@ -239,9 +240,46 @@ func (s *Service) RemovePasskey(ctx context.Context, actor audit.Actor, userID, 
 	if err != nil {
 		return c, err
 	}
+	// The apps signed in to with it are told first: deleting the passkey
+	// deletes its sessions and the grants that name those apps.
+	if s.OnSessionEnd != nil {
+		s.OnSessionEnd(ctx, store.SessionEnd{UserID: userID, CredentialID: c.ID, Reason: "passkey_revoked"})
+	}
 	if err := s.Store.DeleteCredential(ctx, c.ID); err != nil {
 		return c, err
 	}
 	audit.Log(ctx, s.Store, s.Now(), actor, "passkey.revoke", c.ID, map[string]string{"user": userID, "name": c.Name, "model": passkey.ModelName(c.AAGUID)})
 	return c, nil
+}
+
+// ContinueAsPasskey turns the session of a one-time pass that has just
+// registered cred into a session of that passkey (methods.TAPSessionContinues):
+// a new session (a new token: the session's strength changes) with the
+// normal lifetime, and the pass session is ended. ok is false, and nothing
+// changes, for any other session.
+func (s *Service) ContinueAsPasskey(ctx context.Context, sess store.Session, u store.User, cred store.Credential, meta Meta) (res Result, ok bool, err error) {
+	if len(sess.Methods) != 1 || sess.Methods[0] != "tap" {
+		return Result{}, false, nil
+	}
+	tap, err := s.Store.GetTAP(ctx, u.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Result{}, false, nil
+	} else if err != nil {
+		return Result{}, false, err
+	}
+	if !methods.TAPSessionContinues(sess.Methods, sess.AuthTime, tap) {
+		return Result{}, false, nil
+	}
+	res, err = s.newSession(ctx, u, []string{"passkey"}, cred.ID, time.Time{}, meta)
+	if err != nil {
+		return Result{}, false, err
+	}
+	if err := s.Store.DeleteSession(ctx, sess.TokenHash); err != nil {
+		return Result{}, false, err
+	}
+	res.Credential = &cred
+	audit.Log(ctx, s.Store, s.Now(), audit.Actor(u.Username), "session.continue_with_passkey", u.Username, map[string]string{
+		"passkey": cred.ID, "type": string(passkey.Classify(cred.BackupEligible, cred.BackupState)), "ip": meta.IP,
+	})
+	return res, true, nil
 }

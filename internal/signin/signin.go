@@ -55,6 +55,9 @@ type Service struct {
 	// OnRecord, when set, sees every sign-in record as it is written
 	// (metrics).
 	OnRecord func(store.SignInEvent)
+	// OnSessionEnd, when set, is told before a session is signed out or a
+	// passkey's sessions end (back-channel logout).
+	OnSessionEnd store.SessionEndHook
 }
 
 // Meta describes where a request came from, for sessions and the log.
@@ -381,5 +384,11 @@ func (s *Service) SignOut(ctx context.Context, token string) error {
 	if token == "" {
 		return nil
 	}
-	return s.Store.DeleteSession(ctx, HashToken(token))
+	hash := HashToken(token)
+	if s.OnSessionEnd != nil {
+		if sess, err := s.Store.GetSession(ctx, hash); err == nil {
+			s.OnSessionEnd(ctx, store.SessionEnd{UserID: sess.UserID, SessionHashes: [][]byte{hash}, Reason: "signout"})
+		}
+	}
+	return s.Store.DeleteSession(ctx, hash)
 }

@@ -77,10 +77,13 @@ type User struct {
 	Username    string // unique, stored lower-case
 	Email       string // unique when set, stored lower-case
 	DisplayName string
-	Disabled    bool
-	Admin       bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// ExternalID is the provisioning client's identifier (SCIM externalId),
+	// unique when set, compared exactly; "" when not provisioned.
+	ExternalID string
+	Disabled   bool
+	Admin      bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Group is a named set of users (no nesting).
@@ -88,7 +91,17 @@ type Group struct {
 	ID          string
 	Name        string // unique
 	Description string
+	ExternalID  string // as for User: unique when set, "" when not provisioned
 	CreatedAt   time.Time
+}
+
+// SCIMToken is a bearer token a provisioning client (an HR system, Entra ID,
+// Okta) uses on /scim/v2. Only a hash of the token is kept.
+type SCIMToken struct {
+	Name      string // unique, chosen by the operator
+	Hash      []byte
+	CreatedBy string
+	CreatedAt time.Time
 }
 
 // Credential is a registered passkey.
@@ -227,6 +240,9 @@ type Store interface {
 	CountUsers(ctx context.Context, adminsOnly bool) (int, error)
 	UpdateUser(ctx context.Context, u User) error // by ID; all mutable fields
 	DeleteUser(ctx context.Context, id string) error
+	// GetUserByExternalID finds the user a provisioning client knows by
+	// that external ID ("" never matches).
+	GetUserByExternalID(ctx context.Context, externalID string) (User, error)
 
 	// Groups. Names are unique (ErrConflict), compared exactly. Membership
 	// operations are idempotent; AddMember with an unknown group or user is
@@ -237,12 +253,22 @@ type Store interface {
 	// RenameGroup changes a group's name (ErrConflict if taken, ErrNotFound
 	// if no such ID). Memberships follow the ID and are untouched.
 	RenameGroup(ctx context.Context, id, name string) error
+	// GetGroupByExternalID: as GetUserByExternalID. SetGroupExternalID
+	// changes it (ErrConflict when another group has it).
+	GetGroupByExternalID(ctx context.Context, externalID string) (Group, error)
+	SetGroupExternalID(ctx context.Context, id, externalID string) error
 	ListGroups(ctx context.Context) ([]Group, error) // ordered by name
 	DeleteGroup(ctx context.Context, id string) error
 	AddMember(ctx context.Context, groupID, userID string) error
 	RemoveMember(ctx context.Context, groupID, userID string) error
 	ListMembers(ctx context.Context, groupID string) ([]User, error)    // ordered by username
 	ListUserGroups(ctx context.Context, userID string) ([]Group, error) // ordered by name
+
+	// SCIM bearer tokens. Names are unique (ErrConflict); DeleteSCIMToken
+	// of an unknown name is ErrNotFound. ListSCIMTokens is ordered by name.
+	CreateSCIMToken(ctx context.Context, t SCIMToken) error
+	ListSCIMTokens(ctx context.Context) ([]SCIMToken, error)
+	DeleteSCIMToken(ctx context.Context, name string) error
 
 	// Credentials. CredentialID is unique across all users (ErrConflict).
 	CreateCredential(ctx context.Context, c Credential) error
@@ -327,6 +353,19 @@ type Store interface {
 	// how many it removed.
 	DeleteHitsBefore(ctx context.Context, cutoff time.Time) (int, error)
 
+	// TakeToken takes one token from the token bucket named key and
+	// reports whether there was one. A bucket holds at most burst tokens,
+	// starts full, and refills at rate tokens per second of now (a now
+	// earlier than the bucket's last take refills nothing and does not
+	// move it back). Refill, take and answer are one atomic step, so
+	// parallel takes from any number of processes never get more tokens
+	// than there are. rate and burst are the caller's to keep the same for
+	// a key. DeleteBucketsBefore forgets buckets last taken from before
+	// cutoff (a bucket idle for burst/rate seconds is full again, so
+	// forgetting it changes no answer) and returns how many.
+	TakeToken(ctx context.Context, key string, rate, burst float64, now time.Time) (bool, error)
+	DeleteBucketsBefore(ctx context.Context, cutoff time.Time) (int, error)
+
 	// Settings: small named values (setup token hash, policies later).
 	// GetSetting of an unknown key is ErrNotFound; PutSetting creates or
 	// replaces.
@@ -335,6 +374,15 @@ type Store interface {
 	// DeleteSettingIf deletes key only when its value equals value, and
 	// reports whether it did: a compare-and-delete for single-use tokens.
 	DeleteSettingIf(ctx context.Context, key string, value []byte) (bool, error)
+	// SwapSetting is a compare-and-set: it writes value under key only
+	// when the stored value is still old (byte for byte), and otherwise
+	// fails with ErrConflict and changes nothing. A nil old means "not
+	// stored yet": the swap creates the key, and is ErrConflict when it
+	// exists. So a read-modify-write of a document (policies, settings)
+	// made from a copy someone else has since replaced cannot overwrite
+	// their save: of two racing swaps from the same old value exactly one
+	// succeeds.
+	SwapSetting(ctx context.Context, key string, old, value []byte) error
 
 	Close() error
 }

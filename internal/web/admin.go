@@ -46,6 +46,7 @@ var adminNotices = map[string]string{
 	"user_created":     "User created.",
 	"group_created":    "Group created.",
 	"group_deleted":    "Group deleted.",
+	"group_renamed":    "Group renamed; the policies that named it now use the new name.",
 	"disabled":         "User disabled and signed out everywhere.",
 	"enabled":          "User enabled.",
 	"revoked":          "Passkey revoked.",
@@ -108,6 +109,8 @@ func (s *Server) renderAdminHome(w http.ResponseWriter, r *http.Request, status 
 		"UserForm":   directory.NewUser{},
 		"GroupForm":  groupForm{},
 		"NoticeText": adminNotices[r.URL.Query().Get("notice")],
+		// RenameGroup names the group whose rename was refused (RenameError).
+		"RenameGroup": "",
 	}
 	for k, v := range extra {
 		data[k] = v
@@ -161,6 +164,46 @@ func (s *Server) adminDeleteGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/admin?notice=group_deleted", http.StatusSeeOther)
+}
+
+// adminRenameGroup renames a group from the console; the policies that
+// name it follow (directory.Service.GroupRenamed).
+func (s *Server) adminRenameGroup(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	oldName := r.PathValue("name")
+	if _, err := s.Dir.RenameGroup(r.Context(), adminActor(r), oldName, r.PostForm.Get("name")); err != nil {
+		if p := problem.As(err); p.Status < 500 && p.Status != http.StatusNotFound {
+			s.renderAdminHome(w, r, p.Status, map[string]any{"RenameGroup": oldName, "RenameError": p.Message})
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/admin?notice=group_renamed", http.StatusSeeOther)
+}
+
+// apiRenameGroup: POST /api/admin/groups/{name}/rename {"name": "NEW"}.
+func (s *Server) apiRenameGroup(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name *string `json:"name"`
+	}
+	if err := readJSON(w, r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if in.Name == nil {
+		s.fail(w, r, problem.BadRequest(`Send the new name as {"name": "NEW"}.`))
+		return
+	}
+	g, err := s.Dir.RenameGroup(r.Context(), adminActor(r), r.PathValue("name"), *in.Name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": g.ID, "name": g.Name, "description": g.Description})
 }
 
 func userURL(username string) string { return "/admin/users/" + url.PathEscape(username) }

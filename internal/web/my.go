@@ -270,6 +270,13 @@ func (s *Server) registerFinish(w http.ResponseWriter, r *http.Request) {
 	if req.Source == "campaign" {
 		s.SignIn.RecordCampaign(r.Context(), currentUser(r), "registered", map[string]any{"passkey": c.ID})
 	}
+	// The passkey is stored whatever happens next; a one-time pass session
+	// now goes on as a session of it.
+	if res, ok, err := s.SignIn.ContinueAsPasskey(r.Context(), currentSession(r), currentUser(r), c, meta(r)); err != nil {
+		s.Log.ErrorContext(r.Context(), "continuing the pass session with the new passkey failed", "user", currentUser(r).Username, "err", err)
+	} else if ok {
+		s.setSessionCookie(w, res)
+	}
 	v := viewPasskeys([]store.Credential{c})[0]
 	writeJSON(w, http.StatusOK, map[string]any{"id": v.ID, "name": v.Name, "model": v.Model, "type": v.Type})
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/directory"
 	"github.com/sesame-idp/sesame/internal/methods"
 	"github.com/sesame-idp/sesame/internal/passkey"
+	"github.com/sesame-idp/sesame/internal/samlidp"
 	"github.com/sesame-idp/sesame/internal/signin"
 	"github.com/sesame-idp/sesame/internal/store"
 )
@@ -212,6 +214,15 @@ func pageCases() []struct {
 		{name: "admin apps error", page: "admin_apps", user: &admin, data: map[string]any{
 			"AppError": "bad redirect", "Form": NewAppForm{Name: "x", Public: true}, "FormRedirects": "http://example.com",
 		}},
+		{name: "admin SAML apps", page: "admin_saml_apps", user: &admin, data: map[string]any{
+			"Apps": []samlidp.App{{Name: "wiki", EntityID: "https://wiki.example.com/saml", ACSURLs: []string{"https://wiki.example.com/acs"},
+				NameIDFormat: "email", RequiredACR: "phr", CreatedAt: testNow}},
+			"Endpoints": samlidp.Endpoints{Metadata: "https://login.example.com/saml/metadata", SSO: "https://login.example.com/saml/sso", SLO: "https://login.example.com/saml/slo"},
+			"Added":     samlidp.App{Name: "wiki", EntityID: "https://wiki.example.com/saml"},
+		}, want: []string{`id="saml-apps"`, `id="saml-app-added"`, `https://login.example.com/saml/metadata`}},
+		{name: "admin SAML apps error", page: "admin_saml_apps", user: &admin, data: map[string]any{
+			"Endpoints": samlidp.Endpoints{}, "AppError": "bad metadata", "Form": url.Values{"name": {"x"}, "metadata": {"<junk>"}},
+		}, want: []string{`id="app-error"`, `id="no-saml-apps"`, `&lt;junk&gt;`}},
 		{name: "admin user disabled", page: "admin_user", user: &admin, data: map[string]any{
 			"User": store.User{ID: "u2", Username: "bob", DisplayName: "bob", Disabled: true}, "TAPLifetime": "", "TAPError": "Write the lifetime like 30m, 1h, 8h or 7d.", "StatusError": "x", "GroupError": "y"},
 			want:    []string{`id="enable-user"`, `id="tap-error"`, `id="no-passkeys"`, `id="no-groups"`, `id="status-error"`, `id="group-error"`},
@@ -222,7 +233,7 @@ func pageCases() []struct {
 func TestRenderPages(t *testing.T) {
 	s := renderServer()
 	covered := map[string]bool{}
-	for _, tc := range append(pageCases(), accessPageCases()...) {
+	for _, tc := range append(append(pageCases(), accessPageCases()...), rolloutPageCases()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			covered[tc.page] = true
 			r := httptest.NewRequest("GET", "/x", nil)

@@ -23,6 +23,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/methods"
 	"github.com/sesame-idp/sesame/internal/passkey"
 	"github.com/sesame-idp/sesame/internal/problem"
+	"github.com/sesame-idp/sesame/internal/report"
 	"github.com/sesame-idp/sesame/internal/signin"
 	"github.com/sesame-idp/sesame/internal/store"
 )
@@ -62,23 +63,33 @@ type Server struct {
 	// RateLimit is how many sign-in requests per second one address may
 	// make (burst 4x); 0 turns the limit off (load tests on loopback).
 	RateLimit float64
+	// SharedLimits, when set, keeps the per-address limit's budget in the
+	// database, shared by every instance (PostgreSQL); nil keeps it in
+	// this process (SQLite: one server).
+	SharedLimits TokenTaker
 	// Apps is the OpenID provider's app registry (nil when the database
 	// backend cannot store apps); Issuer is the provider's issuer URL.
 	Apps   AppRegistry
 	Issuer string
+	// SAMLApps manages SAML apps (nil when the backend cannot store them).
+	SAMLApps SAMLRegistry
 	// Access is Conditional Access (nil: its pages answer 503);
 	// DeviceKey signs the device cookie (access.DeviceSigner).
 	Access    *access.Service
 	DeviceKey []byte
+	// Rollout is where the roll-out report reads from (nil: its pages
+	// answer 503).
+	Rollout *report.Source
 
-	pages    *pages
-	limiters addressLimits
+	pages       *pages
+	limiters    addressLimits
+	ownRecorded recordedOwn // report-only outcomes on Sesame's own pages already logged
 }
 
 // Handler builds the routes with all middleware.
 func (s *Server) Handler() http.Handler {
 	s.pages = loadPages()
-	s.limiters.perSecond = s.RateLimit
+	s.limiters.perSecond, s.limiters.shared = s.RateLimit, s.SharedLimits
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
@@ -130,7 +141,12 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /admin/apps", s.appsAdmin(s.adminAddApp))
 	mux.Handle("POST /admin/apps/{id}/delete", s.appsAdmin(s.adminDeleteApp))
 	mux.Handle("POST /admin/apps/{id}/rotate-secret", s.appsAdmin(s.adminRotateAppSecret))
+	mux.Handle("POST /admin/apps/{id}/settings", s.appsAdmin(s.adminSetApp))
+	mux.Handle("GET /api/admin/apps", s.appsAdmin(s.apiListApps))
+	mux.Handle("GET /api/admin/apps/{id}", s.appsAdmin(s.apiGetApp))
+	mux.Handle("PATCH /api/admin/apps/{id}", s.appsAdmin(s.apiPatchApp))
 	mux.Handle("POST /admin/groups/{name}/delete", s.admin(s.adminDeleteGroup))
+	mux.Handle("POST /admin/groups/{name}/rename", s.admin(s.adminRenameGroup))
 	mux.Handle("POST /admin/users/{username}/passwordless-only", s.admin(s.adminPasswordlessOnly))
 	mux.Handle("GET /admin/methods", s.admin(s.adminMethods))
 	mux.Handle("POST /admin/methods/policy", s.admin(s.adminSavePolicy))
@@ -142,9 +158,14 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("PUT /api/admin/policy/methods", s.admin(s.apiPutMethodsPolicy))
 	mux.Handle("GET /api/admin/policy/strengths", s.admin(s.apiGetStrengths))
 	mux.Handle("PUT /api/admin/policy/strengths", s.admin(s.apiPutStrengths))
+	mux.Handle("POST /api/admin/groups/{name}/rename", s.admin(s.apiRenameGroup))
 
 	// Conditional Access, the sign-in log, trusted devices (access.go).
 	s.accessRoutes(mux)
+	// SAML apps (samlapps.go).
+	s.samlRoutes(mux)
+	// The roll-out view (rollout.go).
+	s.rolloutRoutes(mux)
 
 	csrf := http.NewCrossOriginProtection()
 	return s.recoverer(securityHeaders(csrf.Handler(mux)))
@@ -190,10 +211,14 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 }
 
 // limited applies the per-address rate limit to credential checks.
+// Limited applies the sign-in endpoints' per-address rate limit to h
+// (for the unauthenticated endpoints of other protocols, e.g. SAML).
+func (s *Server) Limited(h http.Handler) http.Handler { return s.limited(h.ServeHTTP) }
+
 func (s *Server) limited(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.RateLimit > 0 {
-			if !s.limiters.allow(clientIP(r), time.Now()) {
+			if !s.limiters.allowCtx(r.Context(), clientIP(r), time.Now()) {
 				s.fail(w, r, methods.ErrTooManyAttempts.WithDetail("per-address request rate exceeded"))
 				return
 			}
@@ -211,7 +236,13 @@ const (
 
 // user requires a signed-in user; pages redirect to sign-in, JSON
 // endpoints answer 401.
+// user serves h to a signed-in user, after Conditional Access for
+// Sesame's own pages (app "sesame").
 func (s *Server) user(h http.HandlerFunc) http.Handler {
+	return s.signedIn(access.AppSesame, h)
+}
+
+func (s *Server) signedIn(app string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := r.Cookie(CookieName)
 		token := ""
@@ -232,20 +263,24 @@ func (s *Server) user(h http.HandlerFunc) http.Handler {
 		}
 		ctx := context.WithValue(r.Context(), sessionKey, sess)
 		ctx = context.WithValue(ctx, userKey, u)
-		h(w, r.WithContext(ctx))
+		r = r.WithContext(ctx)
+		if app == access.AppSesameAdmin && !u.Admin {
+			s.fail(w, r, errNotAdmin)
+			return
+		}
+		if s.ownPageAccess(w, r, app) {
+			return
+		}
+		h(w, r)
 	})
 }
 
 var errNotAdmin = problem.New(http.StatusForbidden, "not_admin", "This page is for administrators.")
 
+// admin serves h to a signed-in admin, after Conditional Access for the
+// admin console (app "sesame-admin").
 func (s *Server) admin(h http.HandlerFunc) http.Handler {
-	return s.user(func(w http.ResponseWriter, r *http.Request) {
-		if !currentUser(r).Admin {
-			s.fail(w, r, errNotAdmin)
-			return
-		}
-		h(w, r)
-	})
+	return s.signedIn(access.AppSesameAdmin, h)
 }
 
 func currentSession(r *http.Request) store.Session {

@@ -105,3 +105,32 @@ func (s Scope) String() string {
 	}
 	return b.String()
 }
+
+// RenameGroup returns the scope with every mention of group oldName (in
+// Groups and Exclude) changed to newName, and whether there was any. The
+// lists of s are not modified.
+func (s Scope) RenameGroup(oldName, newName string) (Scope, bool) {
+	var changed bool
+	s.Groups, changed = renameIn(s.Groups, oldName, newName)
+	var ex bool
+	s.Exclude, ex = renameIn(s.Exclude, oldName, newName)
+	return s, changed || ex
+}
+
+// renameIn replaces oldName by newName in a copy of list (dropping a
+// second mention, should newName already be there).
+func renameIn(list []string, oldName, newName string) ([]string, bool) {
+	if !slices.Contains(list, oldName) {
+		return list, false
+	}
+	out := make([]string, 0, len(list))
+	for _, n := range list {
+		if n == oldName {
+			n = newName
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, true
+}

@@ -33,8 +33,15 @@ type Client struct {
 	// this app must meet (the acr value of an authentication strength,
 	// e.g. "phrh"); "" for none beyond what the app asks for.
 	RequiredACR string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// AllowMissingPKCE exempts a confidential app that cannot send PKCE
+	// from the rule that every authorization request carries an S256
+	// code_challenge. Never set for a public app.
+	AllowMissingPKCE bool
+	// BackchannelLogoutURI is where the app receives logout tokens
+	// (OpenID Connect Back-Channel Logout); "" for none.
+	BackchannelLogoutURI string
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
 }
 
 // Authentication is how the user signed in for an authorization request.
@@ -46,6 +53,7 @@ type Authentication struct {
 	AMR          []string
 	ACR          string
 	At           time.Time // when the request was completed
+	SessionID    string    // the sid of the Sesame session signed in with; "" when unknown
 }
 
 // AuthRequest is one authorization request from its arrival at the
@@ -89,6 +97,7 @@ type Grant struct {
 	ExpiresAt    time.Time // absolute end: no token of the family outlives it
 	RevokedAt    time.Time // zero while the grant stands
 	RevokeReason string
+	SessionID    string // sid of the Sesame session it was issued in (back-channel logout)
 }
 
 // RefreshToken is one refresh token of a grant. Only its hash is kept.
@@ -109,6 +118,50 @@ type SigningKey struct {
 	PublicKey  []byte // PKIX DER
 	CreatedAt  time.Time
 	NotBefore  time.Time // signs from this time on, until a newer key of its algorithm takes over
+}
+
+// LogoutQuery selects the sign-ins to apps a back-channel logout is for:
+// the grants of UserID (every session of the user), or those issued in
+// one of SessionIDs, or those made with CredentialID. Exactly one is set.
+type LogoutQuery struct {
+	UserID       string
+	SessionIDs   []string
+	CredentialID string
+}
+
+// LogoutTarget is one app session to log out: an app with a back-channel
+// logout URI, the user (sub) and the Sesame session (sid, may be "").
+type LogoutTarget struct {
+	ClientID  string
+	Subject   string
+	SessionID string
+}
+
+// Logout is one logout token in the outbox: waiting, being delivered
+// (leased), or finished (delivered or given up). Its ID is the token's jti.
+type Logout struct {
+	ID            string
+	ClientID      string
+	Subject       string
+	SessionID     string
+	Reason        string // why: signout, passkey_revoked, user_disabled, user_deleted
+	CreatedAt     time.Time
+	Attempts      int
+	NextAttemptAt time.Time
+	LeaseOwner    string    // "" when not leased
+	LeaseUntil    time.Time // zero when not leased
+	DoneAt        time.Time // zero until delivered or given up
+	Delivered     bool
+	LastError     string
+}
+
+// LogoutOutcome is the result of one delivery attempt.
+type LogoutOutcome struct {
+	At            time.Time
+	Delivered     bool      // the app accepted the token: done
+	GiveUp        bool      // failed for the last time: done, not delivered
+	NextAttemptAt time.Time // when not done: when to try again
+	Error         string    // "" when delivered
 }
 
 // Store is the OpenID provider's storage. Implementations must be safe for
@@ -176,5 +229,34 @@ type Store interface {
 	// decide to rotate at the same moment add one key, not several.
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	AddSigningKey(ctx context.Context, k SigningKey, ifLatest string) error
+	// PromoteSigningKey brings forward the time the next key (the newest
+	// of its algorithm, published ahead) starts signing: it sets the
+	// NotBefore of key id to notBefore. It is a compare-and-set: unless id
+	// is the newest key of its algorithm, notBefore is before its
+	// NotBefore, and no other key of the algorithm has a NotBefore after
+	// notBefore, it fails with ErrConflict and changes nothing (so of
+	// concurrent promotions exactly one succeeds). Unknown id: ErrNotFound.
+	PromoteSigningKey(ctx context.Context, id string, notBefore time.Time) error
 	DeleteSigningKey(ctx context.Context, id string) error
+
+	// Back-channel logout outbox. ListLogoutTargets returns the distinct
+	// (client, subject, session) of the grants q selects whose client has
+	// a back-channel logout URI, ordered by client, subject, session,
+	// leaving out what an outbox entry already covers: one for the same
+	// client, subject and session, or one for the client and subject with
+	// no session (all of them) created at or after the grant.
+	// AddLogouts inserts entries (IDs unique: ErrConflict) in one step.
+	// ClaimLogouts leases up to limit entries that are not done, are due
+	// (NextAttemptAt <= now) and not leased (LeaseUntil <= now) to owner
+	// until leaseUntil, oldest first; concurrent claims never return the
+	// same entry. FinishLogout records an attempt by the lease's owner:
+	// attempts+1, the lease released, done when delivered or given up; an
+	// entry not leased by owner (or done) is ErrConflict, unknown
+	// ErrNotFound. DeleteFinishedLogouts removes entries done before.
+	ListLogoutTargets(ctx context.Context, q LogoutQuery) ([]LogoutTarget, error)
+	AddLogouts(ctx context.Context, ls []Logout) error
+	GetLogout(ctx context.Context, id string) (Logout, error)
+	ClaimLogouts(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]Logout, error)
+	FinishLogout(ctx context.Context, id, owner string, o LogoutOutcome) error
+	DeleteFinishedLogouts(ctx context.Context, before time.Time) (int, error)
 }

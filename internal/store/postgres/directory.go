@@ -11,12 +11,12 @@ import (
 
 // Users and groups.
 
-const userColumns = `id, username, email, display_name, disabled, admin, created_at, updated_at`
+const userColumns = `id, username, email, display_name, external_id, disabled, admin, created_at, updated_at`
 
 func scanUser(row pgx.Row) (store.User, error) {
 	var u store.User
 	var created, updated time.Time
-	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.DisplayName, &u.Disabled, &u.Admin, &created, &updated)
+	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.DisplayName, &u.ExternalID, &u.Disabled, &u.Admin, &created, &updated)
 	if err != nil {
 		return store.User{}, mapErr(err)
 	}
@@ -27,8 +27,8 @@ func scanUser(row pgx.Row) (store.User, error) {
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	_, err := s.exec(ctx, `
 		INSERT INTO users (`+userColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		u.ID, u.Username, u.Email, u.DisplayName, u.Disabled, u.Admin, ts(u.CreatedAt), ts(u.UpdatedAt))
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		u.ID, u.Username, u.Email, u.DisplayName, u.ExternalID, u.Disabled, u.Admin, ts(u.CreatedAt), ts(u.UpdatedAt))
 	return mapErr(err)
 }
 
@@ -55,9 +55,9 @@ func (s *Store) CountUsers(ctx context.Context, adminsOnly bool) (int, error) {
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	return mustAffect(s.exec(ctx, `
 		UPDATE users
-		SET username = $1, email = $2, display_name = $3, disabled = $4, admin = $5, updated_at = $6
-		WHERE id = $7`,
-		u.Username, u.Email, u.DisplayName, u.Disabled, u.Admin, ts(u.UpdatedAt), u.ID))
+		SET username = $1, email = $2, display_name = $3, external_id = $4, disabled = $5, admin = $6, updated_at = $7
+		WHERE id = $8`,
+		u.Username, u.Email, u.DisplayName, u.ExternalID, u.Disabled, u.Admin, ts(u.UpdatedAt), u.ID))
 }
 
 // DeleteUser relies on ON DELETE CASCADE for credentials, the TAP, sessions
@@ -66,12 +66,12 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return mustAffect(s.exec(ctx, `DELETE FROM users WHERE id = $1`, id))
 }
 
-const groupColumns = `id, name, description, created_at`
+const groupColumns = `id, name, description, external_id, created_at`
 
 func scanGroup(row pgx.Row) (store.Group, error) {
 	var g store.Group
 	var created time.Time
-	if err := row.Scan(&g.ID, &g.Name, &g.Description, &created); err != nil {
+	if err := row.Scan(&g.ID, &g.Name, &g.Description, &g.ExternalID, &created); err != nil {
 		return store.Group{}, mapErr(err)
 	}
 	g.CreatedAt = fromTS(created)
@@ -80,8 +80,8 @@ func scanGroup(row pgx.Row) (store.Group, error) {
 
 func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
 	_, err := s.exec(ctx, `
-		INSERT INTO groups (`+groupColumns+`) VALUES ($1, $2, $3, $4)`,
-		g.ID, g.Name, g.Description, ts(g.CreatedAt))
+		INSERT INTO groups (`+groupColumns+`) VALUES ($1, $2, $3, $4, $5)`,
+		g.ID, g.Name, g.Description, g.ExternalID, ts(g.CreatedAt))
 	return mapErr(err)
 }
 
@@ -138,4 +138,45 @@ func (s *Store) ListUserGroups(ctx context.Context, userID string) ([]store.Grou
 		WHERE m.user_id = $1
 		ORDER BY g.name`, userID)
 	return collect(rows, err, scanGroup)
+}
+
+// An empty external ID means "not provisioned": it never matches.
+func (s *Store) GetUserByExternalID(ctx context.Context, externalID string) (store.User, error) {
+	return scanUser(s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE external_id = $1 AND external_id <> ''`, externalID))
+}
+
+func (s *Store) GetGroupByExternalID(ctx context.Context, externalID string) (store.Group, error) {
+	return scanGroup(s.queryRow(ctx, `SELECT `+groupColumns+` FROM groups WHERE external_id = $1 AND external_id <> ''`, externalID))
+}
+
+func (s *Store) SetGroupExternalID(ctx context.Context, id, externalID string) error {
+	return mustAffect(s.exec(ctx, `UPDATE groups SET external_id = $1 WHERE id = $2`, externalID, id))
+}
+
+// SCIM tokens.
+
+func (s *Store) CreateSCIMToken(ctx context.Context, t store.SCIMToken) error {
+	_, err := s.exec(ctx, `
+		INSERT INTO scim_tokens (name, hash, created_by, created_at) VALUES ($1, $2, $3, $4)`,
+		t.Name, t.Hash, t.CreatedBy, ts(t.CreatedAt))
+	return mapErr(err)
+}
+
+func scanSCIMToken(row pgx.Row) (store.SCIMToken, error) {
+	var t store.SCIMToken
+	var created time.Time
+	if err := row.Scan(&t.Name, &t.Hash, &t.CreatedBy, &created); err != nil {
+		return store.SCIMToken{}, mapErr(err)
+	}
+	t.CreatedAt = fromTS(created)
+	return t, nil
+}
+
+func (s *Store) ListSCIMTokens(ctx context.Context) ([]store.SCIMToken, error) {
+	rows, err := s.query(ctx, `SELECT name, hash, created_by, created_at FROM scim_tokens ORDER BY name`)
+	return collect(rows, err, scanSCIMToken)
+}
+
+func (s *Store) DeleteSCIMToken(ctx context.Context, name string) error {
+	return mustAffect(s.exec(ctx, `DELETE FROM scim_tokens WHERE name = $1`, name))
 }

@@ -35,19 +35,63 @@ func scanSignIn(row pgx.Row) (store.SignInEvent, error) {
 	return e, nil
 }
 
-// AppendSignIn ignores e.ID and returns the one assigned.
+// AppendSignIn ignores e.ID and returns the one assigned. A counted
+// sign-in (store.CountedSignIn) also moves the report counters, in the
+// same transaction.
 func (s *Store) AppendSignIn(ctx context.Context, e store.SignInEvent) (int64, error) {
-	var id int64
-	err := s.queryRow(ctx, `
+	const insert = `
 		INSERT INTO signins (time, user_id, username, ip, user_agent, app, method, result,
 			reason, detail, credential_id, aaguid, model, passkey_type, phishing,
 			client, country, action, trusted_device, bound_passkey_device, access)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-		RETURNING id`,
-		ts(e.Time), e.UserID, e.Username, e.IP, e.UserAgent, e.App, e.Method, e.Result,
+		RETURNING id`
+	args := cleanArgs([]any{ts(e.Time), e.UserID, e.Username, e.IP, e.UserAgent, e.App, e.Method, e.Result,
 		e.Reason, e.Detail, e.CredentialID, e.AAGUID, e.Model, e.PasskeyType, e.Phishing,
-		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access).Scan(&id)
+		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access})
+	var id int64
+	if !store.CountedSignIn(e) {
+		return id, mapErr(s.pool.QueryRow(ctx, insert, args...).Scan(&id))
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, insert, args...).Scan(&id); err != nil {
+			return err
+		}
+		return countSignIn(ctx, tx, e)
+	})
 	return id, mapErr(err)
+}
+
+// countSignIn moves the report counters for a counted sign-in
+// (store.CountedSignIn), in tx.
+func countSignIn(ctx context.Context, tx pgx.Tx, e store.SignInEvent) error {
+	day := store.DayNumber(e.Time)
+	method, user := store.CleanText(e.Method), store.CleanText(e.UserID)
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO signin_daily (day, group_id, method, count)
+		SELECT $1::integer, '', $2::text, 1
+		UNION ALL
+		SELECT $1::integer, group_id, $2::text, 1 FROM group_members WHERE user_id = $3
+		ON CONFLICT (day, group_id, method) DO UPDATE SET count = signin_daily.count + 1`,
+		day, method, user); err != nil {
+		return err
+	}
+	for _, o := range store.ReportOnlyOutcomes(e.Access) {
+		policy := store.CleanText(o.Policy)
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO report_only_daily (day, policy, outcome, count) VALUES ($1, $2, $3, 1)
+			ON CONFLICT (day, policy, outcome) DO UPDATE SET count = report_only_daily.count + 1`,
+			day, policy, o.Outcome); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO report_only_users (policy, user_id, outcome, count, last_at) VALUES ($1, $2, $3, 1, $4)
+			ON CONFLICT (policy, user_id, outcome) DO UPDATE SET count = report_only_users.count + 1,
+				last_at = GREATEST(report_only_users.last_at, excluded.last_at)`,
+			policy, user, o.Outcome, ts(e.Time)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ListSignIns returns matching records newest first (by time, then ID).
@@ -121,7 +165,28 @@ func limitOrDefault(n int) int {
 	return n
 }
 
-// DeleteSignInsBefore is the retention expiry.
+// DeleteSignInsBefore is the retention expiry. The report counters of the
+// days wholly before cutoff go with the records.
 func (s *Store) DeleteSignInsBefore(ctx context.Context, cutoff time.Time) (int, error) {
-	return affected(s.exec(ctx, `DELETE FROM signins WHERE time < $1`, ts(cutoff)))
+	var n int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM signins WHERE time < $1`, ts(cutoff))
+		if err != nil {
+			return err
+		}
+		n = int(tag.RowsAffected())
+		day := store.DayNumber(cutoff)
+		if _, err := tx.Exec(ctx, `DELETE FROM signin_daily WHERE day < $1`, day); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM report_only_daily WHERE day < $1`, day); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM report_only_users WHERE last_at < $1`, ts(cutoff))
+		return err
+	})
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return n, nil
 }

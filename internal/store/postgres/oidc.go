@@ -42,12 +42,12 @@ func oidcMissingOrConflict(ctx context.Context, q interface {
 // --- clients ---
 
 const oidcClientColumns = `id, secret_hash, public, redirect_uris, post_logout_redirect_uris,
-	signing_alg, created_at, updated_at, required_acr`
+	signing_alg, created_at, updated_at, required_acr, allow_missing_pkce, backchannel_logout_uri`
 
 func scanOIDCClient(row pgx.Row) (oidcstore.Client, error) {
 	var c oidcstore.Client
 	var created, updated time.Time
-	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.SigningAlg, &created, &updated, &c.RequiredACR)
+	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.SigningAlg, &created, &updated, &c.RequiredACR, &c.AllowMissingPKCE, &c.BackchannelLogoutURI)
 	if err != nil {
 		return oidcstore.Client{}, mapErr(err)
 	}
@@ -61,9 +61,9 @@ func scanOIDCClient(row pgx.Row) (oidcstore.Client, error) {
 
 func (s *Store) CreateClient(ctx context.Context, c oidcstore.Client) error {
 	_, err := s.exec(ctx, `
-		INSERT INTO oidc_clients (`+oidcClientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		INSERT INTO oidc_clients (`+oidcClientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		c.ID, blob(c.SecretHash), c.Public, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs),
-		c.SigningAlg, ts(c.CreatedAt), ts(c.UpdatedAt), c.RequiredACR)
+		c.SigningAlg, ts(c.CreatedAt), ts(c.UpdatedAt), c.RequiredACR, c.AllowMissingPKCE, c.BackchannelLogoutURI)
 	return mapErr(err)
 }
 
@@ -79,10 +79,11 @@ func (s *Store) ListClients(ctx context.Context) ([]oidcstore.Client, error) {
 func (s *Store) UpdateClient(ctx context.Context, c oidcstore.Client) error {
 	return mustAffect(s.exec(ctx, `
 		UPDATE oidc_clients SET secret_hash = $1, public = $2, redirect_uris = $3,
-			post_logout_redirect_uris = $4, signing_alg = $5, updated_at = $6, required_acr = $7
-		WHERE id = $8`,
+			post_logout_redirect_uris = $4, signing_alg = $5, updated_at = $6, required_acr = $7,
+			allow_missing_pkce = $8, backchannel_logout_uri = $9
+		WHERE id = $10`,
 		blob(c.SecretHash), c.Public, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs),
-		c.SigningAlg, ts(c.UpdatedAt), c.RequiredACR, c.ID))
+		c.SigningAlg, ts(c.UpdatedAt), c.RequiredACR, c.AllowMissingPKCE, c.BackchannelLogoutURI, c.ID))
 }
 
 // DeleteClient relies on the cascades for the client's requests, grants
@@ -95,7 +96,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 
 const oidcAuthRequestColumns = `id, client_id, params, created_at, expires_at, user_id,
 	credential_id, method, auth_time, amr, acr, done_at, code_hash, code_expires_at,
-	redeemed_at, grant_id`
+	redeemed_at, grant_id, session_id`
 
 func scanOIDCAuthRequest(row pgx.Row) (oidcstore.AuthRequest, error) {
 	var r oidcstore.AuthRequest
@@ -103,7 +104,7 @@ func scanOIDCAuthRequest(row pgx.Row) (oidcstore.AuthRequest, error) {
 	var authTime, doneAt, codeExpires, redeemed *time.Time
 	err := row.Scan(&r.ID, &r.ClientID, &r.Params, &created, &expires, &r.Auth.UserID,
 		&r.Auth.CredentialID, &r.Auth.Method, &authTime, &r.Auth.AMR, &r.Auth.ACR, &doneAt, &r.CodeHash,
-		&codeExpires, &redeemed, &r.GrantID)
+		&codeExpires, &redeemed, &r.GrantID, &r.Auth.SessionID)
 	if err != nil {
 		return oidcstore.AuthRequest{}, mapErr(err)
 	}
@@ -120,7 +121,7 @@ func scanOIDCAuthRequest(row pgx.Row) (oidcstore.AuthRequest, error) {
 func (s *Store) PutAuthRequest(ctx context.Context, r oidcstore.AuthRequest) error {
 	_, err := s.exec(ctx, `
 		INSERT INTO oidc_auth_requests (`+oidcAuthRequestColumns+`)
-		VALUES ($1, $2, $3, $4, $5, '', '', '', NULL, '{}', '', NULL, NULL, NULL, NULL, '')`,
+		VALUES ($1, $2, $3, $4, $5, '', '', '', NULL, '{}', '', NULL, NULL, NULL, NULL, '', '')`,
 		r.ID, r.ClientID, blob(r.Params), ts(r.CreatedAt), ts(r.ExpiresAt))
 	return mapErr(err)
 }
@@ -133,9 +134,9 @@ func (s *Store) GetAuthRequest(ctx context.Context, id string) (oidcstore.AuthRe
 func (s *Store) CompleteAuthRequest(ctx context.Context, id string, a oidcstore.Authentication) error {
 	n, err := affected(s.exec(ctx, `
 		UPDATE oidc_auth_requests SET user_id = $1, credential_id = $2, method = $3, auth_time = $4,
-			amr = $5, acr = $6, done_at = $7
-		WHERE id = $8 AND code_hash IS NULL`,
-		a.UserID, a.CredentialID, a.Method, ts(a.AuthTime), list(a.AMR), a.ACR, ts(a.At), id))
+			amr = $5, acr = $6, done_at = $7, session_id = $8
+		WHERE id = $9 AND code_hash IS NULL`,
+		a.UserID, a.CredentialID, a.Method, ts(a.AuthTime), list(a.AMR), a.ACR, ts(a.At), a.SessionID, id))
 	if err != nil || n == 1 {
 		return err
 	}
@@ -190,7 +191,7 @@ func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (i
 // --- grants ---
 
 const oidcGrantColumns = `id, client_id, user_id, scopes, credential_id, method, auth_time, amr, acr,
-	created_at, expires_at, revoked_at, revoke_reason`
+	created_at, expires_at, revoked_at, revoke_reason, session_id`
 
 // scanOIDCGrantAnd scans a grant's columns followed by more.
 func scanOIDCGrantAnd(row pgx.Row, more ...any) (oidcstore.Grant, error) {
@@ -199,7 +200,7 @@ func scanOIDCGrantAnd(row pgx.Row, more ...any) (oidcstore.Grant, error) {
 	var authTime, created, expires time.Time
 	var revoked *time.Time
 	dest := append([]any{&g.ID, &g.ClientID, &g.UserID, &g.Scopes, &credentialID, &g.Method, &authTime,
-		&g.AMR, &g.ACR, &created, &expires, &revoked, &g.RevokeReason}, more...)
+		&g.AMR, &g.ACR, &created, &expires, &revoked, &g.RevokeReason, &g.SessionID}, more...)
 	if err := row.Scan(dest...); err != nil {
 		return oidcstore.Grant{}, mapErr(err)
 	}
@@ -214,9 +215,9 @@ func scanOIDCGrantAnd(row pgx.Row, more ...any) (oidcstore.Grant, error) {
 
 func insertOIDCGrant(ctx context.Context, tx pgx.Tx, g oidcstore.Grant) error {
 	_, err := tx.Exec(ctx, `
-		INSERT INTO oidc_grants (`+oidcGrantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		INSERT INTO oidc_grants (`+oidcGrantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		cleanArgs([]any{g.ID, g.ClientID, g.UserID, g.Scopes, nullIfEmpty(g.CredentialID), g.Method,
-			ts(g.AuthTime), g.AMR, g.ACR, ts(g.CreatedAt), ts(g.ExpiresAt), tsOrNull(g.RevokedAt), g.RevokeReason})...)
+			ts(g.AuthTime), g.AMR, g.ACR, ts(g.CreatedAt), ts(g.ExpiresAt), tsOrNull(g.RevokedAt), g.RevokeReason, g.SessionID})...)
 	return mapErr(err)
 }
 
@@ -261,7 +262,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (oidcstore.Ref
 	var used *time.Time
 	g, err := scanOIDCGrantAnd(s.queryRow(ctx, `
 		SELECT g.id, g.client_id, g.user_id, g.scopes, g.credential_id, g.method, g.auth_time, g.amr, g.acr,
-			g.created_at, g.expires_at, g.revoked_at, g.revoke_reason, t.created_at, t.expires_at, t.used_at
+			g.created_at, g.expires_at, g.revoked_at, g.revoke_reason, g.session_id, t.created_at, t.expires_at, t.used_at
 		FROM oidc_refresh_tokens t JOIN oidc_grants g ON g.id = t.grant_id
 		WHERE t.hash = $1`, hash), &created, &expires, &used)
 	if err != nil {
@@ -341,6 +342,42 @@ func (s *Store) AddSigningKey(ctx context.Context, k oidcstore.SigningKey, ifLat
 		_, err = tx.Exec(ctx, `
 			INSERT INTO oidc_signing_keys (`+oidcKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 			k.ID, k.Algorithm, blob(k.PrivateKey), blob(k.PublicKey), ts(k.CreatedAt), ts(k.NotBefore))
+		return mapErr(err)
+	})
+}
+
+// PromoteSigningKey takes the same lock as AddSigningKey, so promotions
+// and additions are one step each among all instances.
+func (s *Store) PromoteSigningKey(ctx context.Context, id string, notBefore time.Time) error {
+	return s.oidcTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE oidc_signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return mapErr(err)
+		}
+		var alg string
+		var current time.Time
+		if err := tx.QueryRow(ctx, `SELECT algorithm, not_before FROM oidc_signing_keys WHERE id = $1`, id).Scan(&alg, &current); err != nil {
+			return mapErr(err)
+		}
+		var latest string
+		if err := tx.QueryRow(ctx, `
+			SELECT id FROM oidc_signing_keys WHERE algorithm = $1
+			ORDER BY not_before DESC, id DESC LIMIT 1`, alg).Scan(&latest); err != nil {
+			return mapErr(err)
+		}
+		nb := ts(notBefore)
+		if latest != id || !nb.Before(current) {
+			return store.ErrConflict
+		}
+		var later int
+		if err := tx.QueryRow(ctx, `
+			SELECT COUNT(*) FROM oidc_signing_keys WHERE algorithm = $1 AND id <> $2 AND not_before > $3`,
+			alg, id, nb).Scan(&later); err != nil {
+			return mapErr(err)
+		}
+		if later > 0 {
+			return store.ErrConflict
+		}
+		_, err := tx.Exec(ctx, `UPDATE oidc_signing_keys SET not_before = $1 WHERE id = $2`, nb, id)
 		return mapErr(err)
 	})
 }

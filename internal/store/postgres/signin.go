@@ -33,18 +33,32 @@ const completeSignInSQL = `
 	FROM session
 	RETURNING id`
 
-// CompleteSignIn is one statement (completeSignInSQL). Only when it wrote
-// nothing does a second query tell a missing credential from a counter
-// that did not move forward.
+// CompleteSignIn is one statement (completeSignInSQL), one round trip,
+// unless the record is one the report counters count (store.CountedSignIn,
+// as a successful passkey sign-in is): then the statement and the counters
+// (as AppendSignIn moves them) share one transaction, still one commit.
+// Only when it wrote nothing does a second query tell a missing credential
+// from a counter that did not move forward.
 func (s *Store) CompleteSignIn(ctx context.Context, credentialID string, use store.CredentialUse, ss store.Session, e store.SignInEvent) (int64, error) {
-	var id int64
-	err := s.queryRow(ctx, completeSignInSQL,
+	args := cleanArgs([]any{
 		int64(use.SignCount), use.BackupState, tsOrNull(use.UsedAt), credentialID,
 		blob(ss.TokenHash), ss.UserID, list(ss.Methods), nullIfEmpty(ss.CredentialID),
 		ts(ss.AuthTime), ts(ss.CreatedAt), ts(ss.LastSeenAt), ts(ss.ExpiresAt), ss.IP, ss.UserAgent,
 		ts(e.Time), e.UserID, e.Username, e.IP, e.UserAgent, e.App, e.Method, e.Result,
 		e.Reason, e.Detail, e.CredentialID, e.AAGUID, e.Model, e.PasskeyType, e.Phishing,
-		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access).Scan(&id)
+		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access})
+	var id int64
+	var err error
+	if !store.CountedSignIn(e) {
+		err = s.pool.QueryRow(ctx, completeSignInSQL, args...).Scan(&id)
+	} else {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if err := tx.QueryRow(ctx, completeSignInSQL, args...).Scan(&id); err != nil {
+				return err
+			}
+			return countSignIn(ctx, tx, e)
+		})
+	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return id, mapErr(err)
 	}

@@ -8,12 +8,12 @@ import (
 
 // Users and groups.
 
-const userColumns = `id, username, email, display_name, disabled, admin, created_at, updated_at`
+const userColumns = `id, username, email, display_name, external_id, disabled, admin, created_at, updated_at`
 
 func scanUser(row scanner) (store.User, error) {
 	var u store.User
 	var created, updated int64
-	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.DisplayName, &u.Disabled, &u.Admin, &created, &updated)
+	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.DisplayName, &u.ExternalID, &u.Disabled, &u.Admin, &created, &updated)
 	if err != nil {
 		return store.User{}, mapErr(err)
 	}
@@ -24,8 +24,8 @@ func scanUser(row scanner) (store.User, error) {
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	_, err := s.write.ExecContext(ctx, `
 		INSERT INTO users (`+userColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Username, u.Email, u.DisplayName, u.Disabled, u.Admin, millis(u.CreatedAt), millis(u.UpdatedAt))
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Username, u.Email, u.DisplayName, u.ExternalID, u.Disabled, u.Admin, millis(u.CreatedAt), millis(u.UpdatedAt))
 	return mapErr(err)
 }
 
@@ -56,9 +56,9 @@ func (s *Store) CountUsers(ctx context.Context, adminsOnly bool) (int, error) {
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	return mustAffect(s.write.ExecContext(ctx, `
 		UPDATE users
-		SET username = ?, email = ?, display_name = ?, disabled = ?, admin = ?, updated_at = ?
+		SET username = ?, email = ?, display_name = ?, external_id = ?, disabled = ?, admin = ?, updated_at = ?
 		WHERE id = ?`,
-		u.Username, u.Email, u.DisplayName, u.Disabled, u.Admin, millis(u.UpdatedAt), u.ID))
+		u.Username, u.Email, u.DisplayName, u.ExternalID, u.Disabled, u.Admin, millis(u.UpdatedAt), u.ID))
 }
 
 // DeleteUser relies on ON DELETE CASCADE for credentials, the TAP, sessions
@@ -67,12 +67,12 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return mustAffect(s.write.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id))
 }
 
-const groupColumns = `id, name, description, created_at`
+const groupColumns = `id, name, description, external_id, created_at`
 
 func scanGroup(row scanner) (store.Group, error) {
 	var g store.Group
 	var created int64
-	if err := row.Scan(&g.ID, &g.Name, &g.Description, &created); err != nil {
+	if err := row.Scan(&g.ID, &g.Name, &g.Description, &g.ExternalID, &created); err != nil {
 		return store.Group{}, mapErr(err)
 	}
 	g.CreatedAt = fromMillis(created)
@@ -81,8 +81,8 @@ func scanGroup(row scanner) (store.Group, error) {
 
 func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
 	_, err := s.write.ExecContext(ctx, `
-		INSERT INTO groups (`+groupColumns+`) VALUES (?, ?, ?, ?)`,
-		g.ID, g.Name, g.Description, millis(g.CreatedAt))
+		INSERT INTO groups (`+groupColumns+`) VALUES (?, ?, ?, ?, ?)`,
+		g.ID, g.Name, g.Description, g.ExternalID, millis(g.CreatedAt))
 	return mapErr(err)
 }
 
@@ -139,4 +139,45 @@ func (s *Store) ListUserGroups(ctx context.Context, userID string) ([]store.Grou
 		WHERE m.user_id = ?
 		ORDER BY g.name`, userID)
 	return collect(rows, err, scanGroup)
+}
+
+// An empty external ID means "not provisioned": it never matches.
+func (s *Store) GetUserByExternalID(ctx context.Context, externalID string) (store.User, error) {
+	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE external_id = ? AND external_id <> ''`, externalID))
+}
+
+func (s *Store) GetGroupByExternalID(ctx context.Context, externalID string) (store.Group, error) {
+	return scanGroup(s.read.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM groups WHERE external_id = ? AND external_id <> ''`, externalID))
+}
+
+func (s *Store) SetGroupExternalID(ctx context.Context, id, externalID string) error {
+	return mustAffect(s.write.ExecContext(ctx, `UPDATE groups SET external_id = ? WHERE id = ?`, externalID, id))
+}
+
+// SCIM tokens.
+
+func (s *Store) CreateSCIMToken(ctx context.Context, t store.SCIMToken) error {
+	_, err := s.write.ExecContext(ctx, `
+		INSERT INTO scim_tokens (name, hash, created_by, created_at) VALUES (?, ?, ?, ?)`,
+		t.Name, t.Hash, t.CreatedBy, millis(t.CreatedAt))
+	return mapErr(err)
+}
+
+func scanSCIMToken(row scanner) (store.SCIMToken, error) {
+	var t store.SCIMToken
+	var created int64
+	if err := row.Scan(&t.Name, &t.Hash, &t.CreatedBy, &created); err != nil {
+		return store.SCIMToken{}, mapErr(err)
+	}
+	t.CreatedAt = fromMillis(created)
+	return t, nil
+}
+
+func (s *Store) ListSCIMTokens(ctx context.Context) ([]store.SCIMToken, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT name, hash, created_by, created_at FROM scim_tokens ORDER BY name`)
+	return collect(rows, err, scanSCIMToken)
+}
+
+func (s *Store) DeleteSCIMToken(ctx context.Context, name string) error {
+	return mustAffect(s.write.ExecContext(ctx, `DELETE FROM scim_tokens WHERE name = ?`, name))
 }

@@ -31,11 +31,29 @@ func scanSignIn(row scanner) (store.SignInEvent, error) {
 	return e, nil
 }
 
-// AppendSignIn ignores e.ID and returns the one assigned.
+// AppendSignIn ignores e.ID and returns the one assigned. A counted
+// sign-in (store.CountedSignIn) also moves the report counters, in the
+// same transaction.
 func (s *Store) AppendSignIn(ctx context.Context, e store.SignInEvent) (int64, error) {
 	var id int64
-	err := s.write.QueryRowContext(ctx, appendSignInSQL, signInArgs(e)...).Scan(&id)
-	return id, mapErr(err)
+	if !store.CountedSignIn(e) {
+		err := s.write.QueryRowContext(ctx, appendSignInSQL, signInArgs(e)...).Scan(&id)
+		return id, mapErr(err)
+	}
+	err := s.write.inTx(ctx, func(t rawTx) error {
+		var err error
+		if id, err = t.queryInt64(appendSignInSQL, signInArgs(e)...); err != nil {
+			return mapErr(err)
+		}
+		return mapErr(countSignIn(e, func(query string, args ...any) error {
+			_, err := t.exec(query, args...)
+			return err
+		}))
+	})
+	if err != nil {
+		return 0, err
+	}
+	return id, nil
 }
 
 const appendSignInSQL = `
@@ -49,6 +67,42 @@ func signInArgs(e store.SignInEvent) []any {
 	return []any{millis(e.Time), e.UserID, e.Username, e.IP, e.UserAgent, e.App, e.Method, e.Result,
 		e.Reason, e.Detail, e.CredentialID, e.AAGUID, e.Model, e.PasskeyType, e.Phishing,
 		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access}
+}
+
+// The statements countSignIn runs.
+const (
+	countDaily = `
+		INSERT INTO signin_daily (day, group_id, method, count)
+		SELECT day, group_id, method, 1 FROM (
+			SELECT ? AS day, '' AS group_id, ? AS method
+			UNION ALL
+			SELECT ?, group_id, ? FROM group_members WHERE user_id = ?
+		) WHERE true
+		ON CONFLICT (day, group_id, method) DO UPDATE SET count = count + 1`
+	countReportOnlyDay = `
+		INSERT INTO report_only_daily (day, policy, outcome, count) VALUES (?, ?, ?, 1)
+		ON CONFLICT (day, policy, outcome) DO UPDATE SET count = count + 1`
+	countReportOnlyUser = `
+		INSERT INTO report_only_users (policy, user_id, outcome, count, last_at) VALUES (?, ?, ?, 1, ?)
+		ON CONFLICT (policy, user_id, outcome) DO UPDATE SET count = count + 1, last_at = max(last_at, excluded.last_at)`
+)
+
+// countSignIn moves the report counters for a counted sign-in, with exec
+// running each statement in the record's transaction.
+func countSignIn(e store.SignInEvent, exec func(query string, args ...any) error) error {
+	day := store.DayNumber(e.Time)
+	if err := exec(countDaily, day, e.Method, day, e.Method, e.UserID); err != nil {
+		return err
+	}
+	for _, o := range store.ReportOnlyOutcomes(e.Access) {
+		if err := exec(countReportOnlyDay, day, o.Policy, o.Outcome); err != nil {
+			return err
+		}
+		if err := exec(countReportOnlyUser, o.Policy, e.UserID, o.Outcome, millis(e.Time)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ListSignIns returns matching records newest first (by time, then ID).
@@ -118,7 +172,30 @@ func limitOrDefault(n int) int {
 	return n
 }
 
-// DeleteSignInsBefore is the retention expiry.
+// DeleteSignInsBefore is the retention expiry. The report counters of the
+// days wholly before cutoff go with the records.
 func (s *Store) DeleteSignInsBefore(ctx context.Context, cutoff time.Time) (int, error) {
-	return affected(s.write.ExecContext(ctx, `DELETE FROM signins WHERE time < ?`, millis(cutoff)))
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM signins WHERE time < ?`, millis(cutoff))
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	day := store.DayNumber(cutoff)
+	for _, q := range []string{`DELETE FROM signin_daily WHERE day < ?`, `DELETE FROM report_only_daily WHERE day < ?`} {
+		if _, err := tx.ExecContext(ctx, q, day); err != nil {
+			return 0, mapErr(err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM report_only_users WHERE last_at < ?`, millis(cutoff)); err != nil {
+		return 0, mapErr(err)
+	}
+	return int(n), mapErr(tx.Commit())
 }

@@ -78,7 +78,7 @@ const (
 		UPDATE oidc_auth_requests SET redeemed_at = ?, grant_id = ?, expires_at = max(expires_at, ?)
 		WHERE id = ? AND code_hash IS NOT NULL AND redeemed_at IS NULL`
 	oidcInsertGrant = `
-		INSERT INTO oidc_grants (` + oidcGrantColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		INSERT INTO oidc_grants (` + oidcGrantColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	oidcInsertRefreshToken = `
 		INSERT INTO oidc_refresh_tokens (hash, grant_id, created_at, expires_at, used_at)
 		VALUES (?, ?, ?, ?, ?)`
@@ -115,13 +115,13 @@ func (s *Store) oidcTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // --- clients ---
 
 const oidcClientColumns = `id, secret_hash, public, redirect_uris, post_logout_redirect_uris,
-	signing_alg, created_at, updated_at, required_acr`
+	signing_alg, created_at, updated_at, required_acr, allow_missing_pkce, backchannel_logout_uri`
 
 func scanOIDCClient(row scanner) (oidcstore.Client, error) {
 	var c oidcstore.Client
 	var redirects, postLogout string
 	var created, updated int64
-	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &redirects, &postLogout, &c.SigningAlg, &created, &updated, &c.RequiredACR)
+	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &redirects, &postLogout, &c.SigningAlg, &created, &updated, &c.RequiredACR, &c.AllowMissingPKCE, &c.BackchannelLogoutURI)
 	if err != nil {
 		return oidcstore.Client{}, mapErr(err)
 	}
@@ -140,9 +140,9 @@ func scanOIDCClient(row scanner) (oidcstore.Client, error) {
 
 func (s *Store) CreateClient(ctx context.Context, c oidcstore.Client) error {
 	_, err := s.write.ExecContext(ctx, `
-		INSERT INTO oidc_clients (`+oidcClientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		INSERT INTO oidc_clients (`+oidcClientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, blob(c.SecretHash), c.Public, encodeList(c.RedirectURIs), encodeList(c.PostLogoutRedirectURIs),
-		c.SigningAlg, millis(c.CreatedAt), millis(c.UpdatedAt), c.RequiredACR)
+		c.SigningAlg, millis(c.CreatedAt), millis(c.UpdatedAt), c.RequiredACR, c.AllowMissingPKCE, c.BackchannelLogoutURI)
 	return mapErr(err)
 }
 
@@ -159,10 +159,11 @@ func (s *Store) ListClients(ctx context.Context) ([]oidcstore.Client, error) {
 func (s *Store) UpdateClient(ctx context.Context, c oidcstore.Client) error {
 	return mustAffect(s.write.ExecContext(ctx, `
 		UPDATE oidc_clients SET secret_hash = ?, public = ?, redirect_uris = ?,
-			post_logout_redirect_uris = ?, signing_alg = ?, updated_at = ?, required_acr = ?
+			post_logout_redirect_uris = ?, signing_alg = ?, updated_at = ?, required_acr = ?,
+			allow_missing_pkce = ?, backchannel_logout_uri = ?
 		WHERE id = ?`,
 		blob(c.SecretHash), c.Public, encodeList(c.RedirectURIs), encodeList(c.PostLogoutRedirectURIs),
-		c.SigningAlg, millis(c.UpdatedAt), c.RequiredACR, c.ID))
+		c.SigningAlg, millis(c.UpdatedAt), c.RequiredACR, c.AllowMissingPKCE, c.BackchannelLogoutURI, c.ID))
 }
 
 // DeleteClient relies on the cascades for the client's requests, grants
@@ -175,7 +176,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 
 const oidcAuthRequestColumns = `id, client_id, params, created_at, expires_at, user_id,
 	credential_id, method, auth_time, amr, acr, done_at, code_hash, code_expires_at,
-	redeemed_at, grant_id`
+	redeemed_at, grant_id, session_id`
 
 func scanOIDCAuthRequest(row scanner) (oidcstore.AuthRequest, error) {
 	var r oidcstore.AuthRequest
@@ -184,7 +185,7 @@ func scanOIDCAuthRequest(row scanner) (oidcstore.AuthRequest, error) {
 	var amr string
 	err := row.Scan(&r.ID, &r.ClientID, &r.Params, &created, &expires, &r.Auth.UserID,
 		&r.Auth.CredentialID, &r.Auth.Method, &authTime, &amr, &r.Auth.ACR, &doneAt, &r.CodeHash,
-		&codeExpires, &redeemed, &r.GrantID)
+		&codeExpires, &redeemed, &r.GrantID, &r.Auth.SessionID)
 	if err != nil {
 		return oidcstore.AuthRequest{}, mapErr(err)
 	}
@@ -200,7 +201,7 @@ func scanOIDCAuthRequest(row scanner) (oidcstore.AuthRequest, error) {
 func (s *Store) PutAuthRequest(ctx context.Context, r oidcstore.AuthRequest) error {
 	_, err := s.write.ExecContext(ctx, `
 		INSERT INTO oidc_auth_requests (`+oidcAuthRequestColumns+`)
-		VALUES (?, ?, ?, ?, ?, '', '', '', NULL, '[]', '', NULL, NULL, NULL, NULL, '')`,
+		VALUES (?, ?, ?, ?, ?, '', '', '', NULL, '[]', '', NULL, NULL, NULL, NULL, '', '')`,
 		r.ID, r.ClientID, blob(r.Params), millis(r.CreatedAt), millis(r.ExpiresAt))
 	return mapErr(err)
 }
@@ -217,9 +218,9 @@ func (s *Store) CompleteAuthRequest(ctx context.Context, id string, a oidcstore.
 	return s.oidcTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE oidc_auth_requests SET user_id = ?, credential_id = ?, method = ?, auth_time = ?,
-				amr = ?, acr = ?, done_at = ?
+				amr = ?, acr = ?, done_at = ?, session_id = ?
 			WHERE id = ? AND code_hash IS NULL`,
-			a.UserID, a.CredentialID, a.Method, millis(a.AuthTime), encodeList(a.AMR), a.ACR, millis(a.At), id)
+			a.UserID, a.CredentialID, a.Method, millis(a.AuthTime), encodeList(a.AMR), a.ACR, millis(a.At), a.SessionID, id)
 		if n, err := affected(res, err); err != nil || n == 1 {
 			return err
 		}
@@ -288,7 +289,7 @@ func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (i
 // --- grants ---
 
 const oidcGrantColumns = `id, client_id, user_id, scopes, credential_id, method, auth_time, amr, acr,
-	created_at, expires_at, revoked_at, revoke_reason`
+	created_at, expires_at, revoked_at, revoke_reason, session_id`
 
 func scanOIDCGrant(row scanner) (oidcstore.Grant, error) {
 	g, _, err := scanOIDCGrantAnd(row)
@@ -303,7 +304,7 @@ func scanOIDCGrantAnd(row scanner, more ...any) (oidcstore.Grant, bool, error) {
 	var authTime, created, expires int64
 	var revoked sql.NullInt64
 	dest := append([]any{&g.ID, &g.ClientID, &g.UserID, &scopes, &credentialID, &g.Method, &authTime,
-		&amr, &g.ACR, &created, &expires, &revoked, &g.RevokeReason}, more...)
+		&amr, &g.ACR, &created, &expires, &revoked, &g.RevokeReason, &g.SessionID}, more...)
 	if err := row.Scan(dest...); err != nil {
 		return oidcstore.Grant{}, false, mapErr(err)
 	}
@@ -324,7 +325,7 @@ func (s *Store) insertOIDCGrant(ctx context.Context, tx *sql.Tx, g oidcstore.Gra
 	_, err := oidcExecTx(ctx, s, tx, oidcInsertGrant,
 		g.ID, g.ClientID, g.UserID, encodeList(g.Scopes), nullIfEmpty(g.CredentialID), g.Method,
 		millis(g.AuthTime), encodeList(g.AMR), g.ACR, millis(g.CreatedAt), millis(g.ExpiresAt),
-		millisOrNull(g.RevokedAt), g.RevokeReason)
+		millisOrNull(g.RevokedAt), g.RevokeReason, g.SessionID)
 	return mapErr(err)
 }
 
@@ -427,6 +428,39 @@ func (s *Store) AddSigningKey(ctx context.Context, k oidcstore.SigningKey, ifLat
 		_, err = tx.ExecContext(ctx, `
 			INSERT INTO oidc_signing_keys (`+oidcKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 			k.ID, k.Algorithm, blob(k.PrivateKey), blob(k.PublicKey), millis(k.CreatedAt), millis(k.NotBefore))
+		return mapErr(err)
+	})
+}
+
+// PromoteSigningKey checks and updates in one write transaction.
+func (s *Store) PromoteSigningKey(ctx context.Context, id string, notBefore time.Time) error {
+	return s.oidcTx(ctx, func(tx *sql.Tx) error {
+		var alg string
+		var current int64
+		err := tx.QueryRowContext(ctx, `SELECT algorithm, not_before FROM oidc_signing_keys WHERE id = ?`, id).Scan(&alg, &current)
+		if err != nil {
+			return mapErr(err)
+		}
+		var latest string
+		if err := tx.QueryRowContext(ctx, `
+			SELECT id FROM oidc_signing_keys WHERE algorithm = ?
+			ORDER BY not_before DESC, id DESC LIMIT 1`, alg).Scan(&latest); err != nil {
+			return mapErr(err)
+		}
+		nb := millis(notBefore)
+		if latest != id || nb >= current {
+			return store.ErrConflict
+		}
+		var later int
+		if err := tx.QueryRowContext(ctx, `
+			SELECT COUNT(*) FROM oidc_signing_keys WHERE algorithm = ? AND id <> ? AND not_before > ?`,
+			alg, id, nb).Scan(&later); err != nil {
+			return mapErr(err)
+		}
+		if later > 0 {
+			return store.ErrConflict
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE oidc_signing_keys SET not_before = ? WHERE id = ?`, nb, id)
 		return mapErr(err)
 	})
 }

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"time"
+
+	"github.com/sesame-idp/sesame/internal/store"
 )
 
 // Rate-limit counters and settings.
@@ -53,4 +55,45 @@ func (s *Store) DeleteSettingIf(ctx context.Context, key string, value []byte) (
 	n, err := affected(s.write.ExecContext(ctx,
 		`DELETE FROM settings WHERE key = ? AND value = ?`, key, blob(value)))
 	return n > 0, err
+}
+
+// SwapSetting is one statement under SQLite's write lock, so the compare
+// and the write cannot be split by another writer.
+func (s *Store) SwapSetting(ctx context.Context, key string, old, value []byte) error {
+	var n int
+	var err error
+	if old == nil {
+		n, err = affected(s.write.ExecContext(ctx,
+			`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, blob(value)))
+	} else {
+		n, err = affected(s.write.ExecContext(ctx,
+			`UPDATE settings SET value = ? WHERE key = ? AND value = ?`, blob(value), key, blob(old)))
+	}
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrConflict
+	}
+	return nil
+}
+
+// TakeToken is one upsert under SQLite's write lock; the SET expressions
+// read the row as it was before the update.
+func (s *Store) TakeToken(ctx context.Context, key string, rate, burst float64, now time.Time) (bool, error) {
+	var took bool
+	err := s.write.QueryRowContext(ctx, `
+		INSERT INTO buckets (key, tokens, updated_at, took) VALUES (?1, ?3 - 1, ?2, ?3 >= 1)
+		ON CONFLICT (key) DO UPDATE SET
+			tokens = min(?3, buckets.tokens + max(0, ?2 - buckets.updated_at) * ?4 / 1000.0)
+			         - CASE WHEN min(?3, buckets.tokens + max(0, ?2 - buckets.updated_at) * ?4 / 1000.0) >= 1 THEN 1 ELSE 0 END,
+			updated_at = max(buckets.updated_at, ?2),
+			took = min(?3, buckets.tokens + max(0, ?2 - buckets.updated_at) * ?4 / 1000.0) >= 1
+		RETURNING took`,
+		key, millis(now), burst, rate).Scan(&took)
+	return took, mapErr(err)
+}
+
+func (s *Store) DeleteBucketsBefore(ctx context.Context, cutoff time.Time) (int, error) {
+	return affected(s.write.ExecContext(ctx, `DELETE FROM buckets WHERE updated_at < ?`, millis(cutoff)))
 }

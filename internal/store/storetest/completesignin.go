@@ -125,6 +125,35 @@ var completeSignInTests = []test{
 	}},
 }
 
+// completeSignInCounterTests: a sign-in completed with CompleteSignIn
+// counts in the roll-out report as one appended with AppendSignIn does;
+// a refused one counts nothing.
+var completeSignInCounterTests = []test{
+	{"CountsLikeAppend", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		rs := reportStore(t, s)
+		alice := mustUser(t, s, "alice")
+		g := mustGroup(t, s, "pilot")
+		ok(t, "AddMember", s.AddMember(ctx, g.ID, alice.ID))
+		c := newCredential(alice.ID)
+		c.SignCount = 5
+		mustCredential(t, s, c)
+		ev := signInOf(alice, c, day0.Add(time.Hour))
+		ev.Access = `[]`
+		_, err := s.CompleteSignIn(ctx, c.ID, store.CredentialUse{SignCount: 6, UsedAt: day0}, newSession(alice.ID, c.ID), ev)
+		ok(t, "CompleteSignIn", err)
+		_, err = s.CompleteSignIn(ctx, c.ID, store.CredentialUse{SignCount: 6, UsedAt: day0}, newSession(alice.ID, c.ID), ev)
+		wantErr(t, "CompleteSignIn with the same counter", err, store.ErrConflict)
+		mustAppend(t, s, ev)
+		got, err := rs.SignInDays(ctx, day0)
+		ok(t, "SignInDays", err)
+		same(t, "SignInDays", got, []store.SignInDay{
+			{Day: day0, GroupID: "", Method: "passkey", Count: 2},
+			{Day: day0, GroupID: g.ID, Method: "passkey", Count: 2},
+		})
+	}},
+}
+
 func signInOf(u store.User, c store.Credential, when time.Time) store.SignInEvent {
 	return store.SignInEvent{
 		Time: when, UserID: u.ID, Username: u.Username, IP: "192.0.2.1", UserAgent: "Test/1.0",

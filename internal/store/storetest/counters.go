@@ -3,7 +3,9 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,6 +111,85 @@ var hitTests = []test{
 	}},
 }
 
+var bucketTests = []test{
+	{"BurstAndRefill", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		take := func(key string, d time.Duration, want bool) {
+			t.Helper()
+			got, err := s.TakeToken(ctx, key, 0.5, 3, at(d))
+			ok(t, "TakeToken", err)
+			if got != want {
+				t.Fatalf("TakeToken(%s at +%v) = %v, want %v", key, d, got, want)
+			}
+		}
+		// A new bucket is full: burst takes, then none.
+		take("ip", 0, true)
+		take("ip", 0, true)
+		take("ip", 0, true)
+		take("ip", 0, false)
+		take("ip", time.Second, false) // half a token is not a token
+		take("ip", 2*time.Second, true)
+		take("ip", 2*time.Second, false)
+		// Refills stop at burst, however long the bucket was idle.
+		for range 3 {
+			take("ip", time.Hour, true)
+		}
+		take("ip", time.Hour, false)
+		// A clock behind the last take (another instance's) refills nothing
+		// and does not move the bucket back.
+		take("ip", time.Hour-10*time.Second, false)
+		take("ip", time.Hour+2*time.Second, true)
+		// Keys are independent, compared exactly.
+		take("IP", time.Hour, true)
+		take("other", 0, true)
+	}},
+	{"Race", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		took := 0
+		errs := race(racers, func(int) error {
+			got, err := s.TakeToken(ctx, "flood", 1, 5, at(0))
+			if got {
+				mu.Lock()
+				took++
+				mu.Unlock()
+			}
+			return err
+		})
+		for _, err := range errs {
+			ok(t, "TakeToken", err)
+		}
+		if took != 5 {
+			t.Fatalf("%d of %d parallel takes got a token from a bucket of 5", took, racers)
+		}
+	}},
+	{"DeleteBefore", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		for _, key := range []string{"old", "new"} {
+			got, err := s.TakeToken(ctx, key, 1, 1, at(0))
+			ok(t, "TakeToken", err)
+			if !got {
+				t.Fatal("no token in a new bucket")
+			}
+		}
+		_, err := s.TakeToken(ctx, "new", 1, 1, at(time.Minute))
+		ok(t, "TakeToken", err)
+		n, err := s.DeleteBucketsBefore(ctx, at(time.Second))
+		ok(t, "DeleteBucketsBefore", err)
+		if n != 1 {
+			t.Fatalf("DeleteBucketsBefore removed %d, want 1", n)
+		}
+		// The forgotten bucket starts full; the kept one is still empty.
+		for key, want := range map[string]bool{"old": true, "new": false} {
+			got, err := s.TakeToken(ctx, key, 1, 1, at(time.Minute))
+			ok(t, "TakeToken", err)
+			if got != want {
+				t.Errorf("TakeToken(%s) after the sweep = %v, want %v", key, got, want)
+			}
+		}
+	}},
+}
+
 var settingTests = []test{
 	{"GetPut", func(t *testing.T, s store.Store) {
 		ctx := context.Background()
@@ -169,6 +250,57 @@ var settingTests = []test{
 			return err
 		})
 		exactlyOne(t, "DeleteSettingIf", errs, store.ErrNotFound)
+	}},
+	{"Swap", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		read := func(want string) {
+			t.Helper()
+			got, err := s.GetSetting(ctx, "doc")
+			ok(t, "GetSetting", err)
+			if string(got) != want {
+				t.Fatalf("GetSetting = %q, want %q", got, want)
+			}
+		}
+		wantErr(t, "SwapSetting(absent, old given)", s.SwapSetting(ctx, "doc", []byte("v0"), []byte("v1")), store.ErrConflict)
+		_, err := s.GetSetting(ctx, "doc")
+		wantErr(t, "GetSetting after a failed swap", err, store.ErrNotFound)
+		ok(t, "SwapSetting(create)", s.SwapSetting(ctx, "doc", nil, []byte("v1")))
+		read("v1")
+		wantErr(t, "SwapSetting(create again)", s.SwapSetting(ctx, "doc", nil, []byte("v9")), store.ErrConflict)
+		read("v1")
+		for _, stale := range [][]byte{[]byte("v0"), []byte("v"), []byte("v1 "), {}, []byte("V1")} {
+			wantErr(t, fmt.Sprintf("SwapSetting(stale %q)", stale), s.SwapSetting(ctx, "doc", stale, []byte("v9")), store.ErrConflict)
+			read("v1")
+		}
+		ok(t, "SwapSetting(current)", s.SwapSetting(ctx, "doc", []byte("v1"), []byte("v2")))
+		read("v2")
+		wantErr(t, "SwapSetting(the same old twice)", s.SwapSetting(ctx, "doc", []byte("v1"), []byte("v3")), store.ErrConflict)
+		read("v2")
+		ok(t, "PutSetting(other)", s.PutSetting(ctx, "other", []byte("v2")))
+		ok(t, "SwapSetting(other)", s.SwapSetting(ctx, "other", []byte("v2"), []byte("x")))
+		read("v2")
+	}},
+	{"SwapRace", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		ok(t, "PutSetting", s.PutSetting(ctx, "doc", []byte(`{"version":1}`)))
+		errs := race(racers, func(i int) error {
+			return s.SwapSetting(ctx, "doc", []byte(`{"version":1}`), []byte(fmt.Sprintf(`{"version":2,"by":%d}`, i)))
+		})
+		exactlyOne(t, "SwapSetting", errs, store.ErrConflict)
+		got, err := s.GetSetting(ctx, "doc")
+		ok(t, "GetSetting", err)
+		for i, err := range errs {
+			if err == nil && string(got) != fmt.Sprintf(`{"version":2,"by":%d}`, i) {
+				t.Fatalf("stored %q, but the winner was racer %d", got, i)
+			}
+		}
+	}},
+	{"SwapCreateRace", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		errs := race(racers, func(i int) error {
+			return s.SwapSetting(ctx, "fresh", nil, []byte(fmt.Sprint(i)))
+		})
+		exactlyOne(t, "SwapSetting(create)", errs, store.ErrConflict)
 	}},
 }
 

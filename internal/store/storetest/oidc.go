@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +32,7 @@ func RunOIDC(t *testing.T, open func(t *testing.T) OIDCStore) {
 		{"Grants", oidcGrantTests},
 		{"RefreshTokens", oidcRefreshTests},
 		{"SigningKeys", oidcKeyTests},
+		{"Logouts", oidcLogoutTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -62,6 +65,7 @@ func newOIDCClient(id string) oidcstore.Client {
 		RedirectURIs:           []string{"https://" + id + ".example.com/callback", "https://" + id + ".example.com/other"},
 		PostLogoutRedirectURIs: []string{"https://" + id + ".example.com/"},
 		SigningAlg:             "ES256", RequiredACR: "phrh", CreatedAt: at(0), UpdatedAt: at(time.Second),
+		AllowMissingPKCE: true, BackchannelLogoutURI: "https://" + id + ".example.com/backchannel-logout",
 	}
 }
 
@@ -83,6 +87,7 @@ func newAuthentication(userID, credentialID string) oidcstore.Authentication {
 	return oidcstore.Authentication{
 		UserID: userID, CredentialID: credentialID, Method: "passkey",
 		AuthTime: at(-time.Minute), AMR: []string{"hwk", "user", "mfa"}, ACR: "phrh", At: at(time.Second),
+		SessionID: "sid-" + userID,
 	}
 }
 
@@ -104,6 +109,7 @@ func newGrant(clientID, userID, credentialID string) oidcstore.Grant {
 		ID: store.NewID(), ClientID: clientID, UserID: userID, Scopes: []string{"openid", "email", "offline_access"},
 		CredentialID: credentialID, Method: "passkey", AuthTime: at(-time.Minute),
 		AMR: []string{"swk", "user", "mfa"}, ACR: "phr", CreatedAt: at(2 * time.Second), ExpiresAt: at(30 * 24 * time.Hour),
+		SessionID: "sid-" + userID,
 	}
 }
 
@@ -133,6 +139,7 @@ var oidcClientTests = []oidcTest{
 		b := mustOIDCClient(t, s, "beta")
 		a := newOIDCClient("alpha")
 		a.Public, a.SecretHash, a.PostLogoutRedirectURIs, a.SigningAlg, a.RequiredACR = true, nil, nil, "RS256", ""
+		a.AllowMissingPKCE, a.BackchannelLogoutURI = false, ""
 		ok(t, "CreateClient", s.CreateClient(ctx, a))
 		got, err := s.GetClient(ctx, "alpha")
 		ok(t, "GetClient", err)
@@ -157,6 +164,7 @@ var oidcClientTests = []oidcTest{
 		c.RedirectURIs = []string{"http://localhost:9000/cb"}
 		c.PostLogoutRedirectURIs = nil
 		c.SigningAlg, c.RequiredACR = "RS256", "mfa"
+		c.AllowMissingPKCE, c.BackchannelLogoutURI = false, "http://localhost:9000/logout"
 		c.UpdatedAt = at(time.Hour)
 		ok(t, "UpdateClient", s.UpdateClient(ctx, c))
 		got, err := s.GetClient(ctx, "app")
@@ -559,6 +567,29 @@ var oidcKeyTests = []oidcTest{
 		dup.ID = first.ID
 		wantErr(t, "AddSigningKey(ID in use)", s.AddSigningKey(ctx, dup, later.ID), store.ErrConflict)
 	}},
+	{"Promote", func(t *testing.T, s OIDCStore) {
+		ctx := context.Background()
+		cur := newSigningKey("ES256", 0)
+		ok(t, "AddSigningKey", s.AddSigningKey(ctx, cur, ""))
+		nxt := newSigningKey("ES256", 30*24*time.Hour)
+		ok(t, "AddSigningKey(next)", s.AddSigningKey(ctx, nxt, cur.ID))
+		rs := newSigningKey("RS256", 40*24*time.Hour)
+		ok(t, "AddSigningKey(RS256)", s.AddSigningKey(ctx, rs, ""))
+		wantErr(t, "PromoteSigningKey(unknown)", s.PromoteSigningKey(ctx, "nope", at(time.Minute)), store.ErrNotFound)
+		wantErr(t, "PromoteSigningKey(not the newest)", s.PromoteSigningKey(ctx, cur.ID, at(-time.Minute)), store.ErrConflict)
+		wantErr(t, "PromoteSigningKey(later, not sooner)", s.PromoteSigningKey(ctx, nxt.ID, at(31*24*time.Hour)), store.ErrConflict)
+		wantErr(t, "PromoteSigningKey(before the current key)", s.PromoteSigningKey(ctx, nxt.ID, at(-time.Minute)), store.ErrConflict)
+		ok(t, "PromoteSigningKey", s.PromoteSigningKey(ctx, nxt.ID, at(time.Minute)))
+		wantErr(t, "PromoteSigningKey(again, same time)", s.PromoteSigningKey(ctx, nxt.ID, at(time.Minute)), store.ErrConflict)
+		list, err := s.ListSigningKeys(ctx)
+		ok(t, "ListSigningKeys", err)
+		nxt.NotBefore = at(time.Minute)
+		same(t, "after promotion", list, []oidcstore.SigningKey{cur, nxt, rs})
+
+		// Of concurrent promotions to one time, exactly one succeeds.
+		errs := race(racers, func(int) error { return s.PromoteSigningKey(ctx, rs.ID, at(2*time.Minute)) })
+		exactlyOne(t, "concurrent PromoteSigningKey", errs, store.ErrConflict)
+	}},
 	{"ConcurrentAddExactlyOnce", func(t *testing.T, s OIDCStore) {
 		ctx := context.Background()
 		first := newSigningKey("ES256", 0)
@@ -567,5 +598,193 @@ var oidcKeyTests = []oidcTest{
 			return s.AddSigningKey(ctx, newSigningKey("ES256", time.Duration(i+1)*time.Minute), first.ID)
 		})
 		exactlyOne(t, "concurrent AddSigningKey", errs, store.ErrConflict)
+	}},
+}
+
+// --- back-channel logout outbox ---
+
+// mustGrantIn redeems a new code for u at client, in session sid, with
+// passkey credentialID.
+func mustGrantIn(t *testing.T, s OIDCStore, clientID string, u store.User, sid, credentialID string) oidcstore.Grant {
+	t.Helper()
+	ctx := context.Background()
+	r := newAuthRequest(clientID)
+	ok(t, "PutAuthRequest", s.PutAuthRequest(ctx, r))
+	a := newAuthentication(u.ID, credentialID)
+	a.SessionID = sid
+	ok(t, "CompleteAuthRequest", s.CompleteAuthRequest(ctx, r.ID, a))
+	ok(t, "SetAuthCode", s.SetAuthCode(ctx, r.ID, []byte("code-"+r.ID), at(time.Minute)))
+	g := newGrant(clientID, u.ID, credentialID)
+	g.SessionID = sid
+	ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r.ID, g, nil, at(time.Hour)))
+	got, err := s.GetAuthRequest(ctx, r.ID)
+	ok(t, "GetAuthRequest", err)
+	if got.Auth.SessionID != sid {
+		t.Fatalf("request's session ID %q, want %q", got.Auth.SessionID, sid)
+	}
+	return g
+}
+
+func newLogout(clientID string, due time.Duration) oidcstore.Logout {
+	return oidcstore.Logout{ID: store.NewID(), ClientID: clientID, Subject: "user-1", SessionID: "sid-1", Reason: "signout",
+		CreatedAt: at(0), NextAttemptAt: at(due)}
+}
+
+func logoutIDs(ls []oidcstore.Logout) []string {
+	var ids []string
+	for _, l := range ls {
+		ids = append(ids, l.ID)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+var oidcLogoutTests = []oidcTest{
+	{"Targets", func(t *testing.T, s OIDCStore) {
+		ctx := context.Background()
+		mustOIDCClient(t, s, "alpha") // has a back-channel logout URI
+		b := newOIDCClient("beta")
+		b.BackchannelLogoutURI = ""
+		ok(t, "CreateClient", s.CreateClient(ctx, b))
+		mustOIDCClient(t, s, "gamma")
+		u := mustUser(t, s, "alice")
+		other := mustUser(t, s, "bob")
+		cred := mustCredential(t, s, newCredential(u.ID))
+		g1 := mustGrantIn(t, s, "alpha", u, "s1", cred.ID)
+		mustGrantIn(t, s, "alpha", u, "s1", "") // same session again: one target
+		mustGrantIn(t, s, "gamma", u, "s2", "")
+		mustGrantIn(t, s, "beta", u, "s1", cred.ID) // no URI: never a target
+		mustGrantIn(t, s, "alpha", other, "s3", "")
+		got, err := s.GetGrant(ctx, g1.ID)
+		ok(t, "GetGrant", err)
+		if got.SessionID != "s1" {
+			t.Fatalf("grant session ID %q", got.SessionID)
+		}
+		for _, tc := range []struct {
+			name string
+			q    oidcstore.LogoutQuery
+			want []oidcstore.LogoutTarget
+		}{
+			{"user", oidcstore.LogoutQuery{UserID: u.ID}, []oidcstore.LogoutTarget{{ClientID: "alpha", Subject: u.ID, SessionID: "s1"}, {ClientID: "gamma", Subject: u.ID, SessionID: "s2"}}},
+			{"sessions", oidcstore.LogoutQuery{SessionIDs: []string{"s1", "s3", "nope"}}, []oidcstore.LogoutTarget{{ClientID: "alpha", Subject: u.ID, SessionID: "s1"}, {ClientID: "alpha", Subject: other.ID, SessionID: "s3"}}},
+			{"credential", oidcstore.LogoutQuery{CredentialID: cred.ID}, []oidcstore.LogoutTarget{{ClientID: "alpha", Subject: u.ID, SessionID: "s1"}}},
+			{"nothing", oidcstore.LogoutQuery{}, nil},
+			{"covered", oidcstore.LogoutQuery{SessionIDs: []string{"s1", "s2", "s3"}}, []oidcstore.LogoutTarget{{ClientID: "gamma", Subject: u.ID, SessionID: "s2"}}},
+		} {
+			if tc.name == "covered" {
+				// s1 was logged out; a logout of all of other's sessions
+				// covers the grants made before it.
+				l := newLogout("alpha", 0)
+				l.Subject, l.SessionID = u.ID, "s1"
+				all := newLogout("alpha", 0)
+				all.Subject, all.SessionID, all.CreatedAt = other.ID, "", at(3*time.Second)
+				ok(t, "AddLogouts", s.AddLogouts(ctx, []oidcstore.Logout{l, all}))
+			}
+			list, err := s.ListLogoutTargets(ctx, tc.q)
+			ok(t, "ListLogoutTargets("+tc.name+")", err)
+			// The order is client, subject, session.
+			sort.SliceStable(tc.want, func(i, j int) bool {
+				a, b := tc.want[i], tc.want[j]
+				if a.ClientID != b.ClientID {
+					return a.ClientID < b.ClientID
+				}
+				return a.Subject < b.Subject
+			})
+			same(t, "ListLogoutTargets("+tc.name+")", list, tc.want)
+		}
+	}},
+	{"ClaimFinish", func(t *testing.T, s OIDCStore) {
+		ctx := context.Background()
+		mustOIDCClient(t, s, "alpha")
+		l1, l2, later := newLogout("alpha", 0), newLogout("alpha", time.Second), newLogout("alpha", time.Hour)
+		ok(t, "AddLogouts", s.AddLogouts(ctx, []oidcstore.Logout{l1, l2, later}))
+		wantErr(t, "AddLogouts(ID in use)", s.AddLogouts(ctx, []oidcstore.Logout{newLogout("alpha", 0), l1}), store.ErrConflict)
+		wantErr(t, "AddLogouts(unknown client)", s.AddLogouts(ctx, []oidcstore.Logout{newLogout("nope", 0)}), store.ErrNotFound)
+		got, err := s.GetLogout(ctx, l1.ID)
+		ok(t, "GetLogout", err)
+		same(t, "GetLogout", got, l1)
+
+		claimed, err := s.ClaimLogouts(ctx, "a", at(time.Minute), at(2*time.Minute), 10)
+		ok(t, "ClaimLogouts", err)
+		same(t, "claimed (due, oldest first)", logoutIDs(claimed), logoutIDs([]oidcstore.Logout{l1, l2}))
+		if claimed[0].LeaseOwner != "a" || !claimed[0].LeaseUntil.Equal(ms(at(2*time.Minute))) {
+			t.Errorf("claimed without the lease: %+v", claimed[0])
+		}
+		again, err := s.ClaimLogouts(ctx, "b", at(time.Minute), at(3*time.Minute), 10)
+		ok(t, "ClaimLogouts(leased)", err)
+		if len(again) != 0 {
+			t.Fatalf("leased entries claimed again: %+v", again)
+		}
+		// a failed: retry later.
+		ok(t, "FinishLogout(retry)", s.FinishLogout(ctx, l1.ID, "a", oidcstore.LogoutOutcome{At: at(time.Minute), NextAttemptAt: at(10 * time.Minute), Error: "HTTP 503"}))
+		got, _ = s.GetLogout(ctx, l1.ID)
+		if got.Attempts != 1 || !got.DoneAt.IsZero() || got.LeaseOwner != "" || !got.LeaseUntil.IsZero() || got.LastError != "HTTP 503" || !got.NextAttemptAt.Equal(ms(at(10*time.Minute))) {
+			t.Errorf("after a failed attempt: %+v", got)
+		}
+		wantErr(t, "FinishLogout(not the owner)", s.FinishLogout(ctx, l2.ID, "b", oidcstore.LogoutOutcome{At: at(time.Minute), Delivered: true}), store.ErrConflict)
+		wantErr(t, "FinishLogout(unknown)", s.FinishLogout(ctx, "nope", "a", oidcstore.LogoutOutcome{At: at(time.Minute), Delivered: true}), store.ErrNotFound)
+
+		// a's lease on l2 ran out: b takes it; a can no longer finish it.
+		claimed, err = s.ClaimLogouts(ctx, "b", at(5*time.Minute), at(6*time.Minute), 10)
+		ok(t, "ClaimLogouts(expired lease)", err)
+		same(t, "claimed after the lease", logoutIDs(claimed), []string{l2.ID})
+		wantErr(t, "FinishLogout(lost lease)", s.FinishLogout(ctx, l2.ID, "a", oidcstore.LogoutOutcome{At: at(5 * time.Minute), Delivered: true}), store.ErrConflict)
+		ok(t, "FinishLogout(delivered)", s.FinishLogout(ctx, l2.ID, "b", oidcstore.LogoutOutcome{At: at(5 * time.Minute), Delivered: true}))
+		got, _ = s.GetLogout(ctx, l2.ID)
+		if !got.Delivered || !got.DoneAt.Equal(ms(at(5*time.Minute))) || got.Attempts != 1 {
+			t.Errorf("after delivery: %+v", got)
+		}
+		wantErr(t, "FinishLogout(done)", s.FinishLogout(ctx, l2.ID, "b", oidcstore.LogoutOutcome{At: at(5 * time.Minute), Delivered: true}), store.ErrConflict)
+
+		// Given up: done, not delivered, never claimed again.
+		claimed, err = s.ClaimLogouts(ctx, "a", at(10*time.Minute), at(11*time.Minute), 10)
+		ok(t, "ClaimLogouts(retry due)", err)
+		same(t, "claimed for the retry", logoutIDs(claimed), []string{l1.ID})
+		ok(t, "FinishLogout(give up)", s.FinishLogout(ctx, l1.ID, "a", oidcstore.LogoutOutcome{At: at(10 * time.Minute), GiveUp: true, Error: "timeout"}))
+		got, _ = s.GetLogout(ctx, l1.ID)
+		if got.Delivered || got.DoneAt.IsZero() || got.Attempts != 2 {
+			t.Errorf("after giving up: %+v", got)
+		}
+		claimed, err = s.ClaimLogouts(ctx, "a", at(2*time.Hour), at(3*time.Hour), 10)
+		ok(t, "ClaimLogouts(later)", err)
+		same(t, "only the later entry is left", logoutIDs(claimed), []string{later.ID})
+
+		n, err := s.DeleteFinishedLogouts(ctx, at(6*time.Minute))
+		ok(t, "DeleteFinishedLogouts", err)
+		if n != 1 {
+			t.Errorf("DeleteFinishedLogouts removed %d, want the one done before", n)
+		}
+		wantErr(t, "GetLogout(deleted)", func() error { _, err := s.GetLogout(ctx, l2.ID); return err }(), store.ErrNotFound)
+	}},
+	{"ConcurrentClaimsDisjoint", func(t *testing.T, s OIDCStore) {
+		ctx := context.Background()
+		mustOIDCClient(t, s, "alpha")
+		var ls []oidcstore.Logout
+		for range 20 {
+			ls = append(ls, newLogout("alpha", 0))
+		}
+		ok(t, "AddLogouts", s.AddLogouts(ctx, ls))
+		var mu sync.Mutex
+		seen := map[string]int{}
+		errs := race(racers, func(i int) error {
+			got, err := s.ClaimLogouts(ctx, fmt.Sprintf("owner-%d", i), at(time.Minute), at(2*time.Minute), 5)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, l := range got {
+				seen[l.ID]++
+			}
+			return err
+		})
+		for _, err := range errs {
+			ok(t, "ClaimLogouts", err)
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Errorf("entry %s claimed %d times", id, n)
+			}
+		}
+		if want := min(20, 5*racers); len(seen) != want {
+			t.Errorf("%d entries claimed, want %d", len(seen), want)
+		}
 	}},
 }

@@ -30,12 +30,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Challenges", challengeTests},
 		{"Sessions", sessionTests},
 		{"CompleteSignIn", completeSignInTests},
+		{"CompleteSignInCounters", completeSignInCounterTests},
 		{"SignIns", signInTests},
 		{"Audit", auditTests},
 		{"Hits", hitTests},
+		{"Buckets", bucketTests},
 		{"Settings", settingTests},
 		{"Times", timeTests},
 		{"Text", textTests},
+		{"SCIM", scimTests},
+		{"Report", reportTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

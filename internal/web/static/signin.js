@@ -154,6 +154,24 @@ form.addEventListener("submit", (ev) => {
   modal(ready, name);
 });
 
+// The other ways in (pass, password) are plain links. A pending autofill
+// request is aborted before following one, and the link is then followed
+// by the script: a pending conditional request (and the autofill popup it
+// keeps open on the username field) may swallow the navigation of a real
+// click or Enter. Clicks meant for a new tab or window are left alone.
+function followLink(ev) {
+  if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+  const link = ev.currentTarget;
+  if (link.id === "tap-link") updateTapLink();
+  abortAutofill();
+  ev.preventDefault();
+  window.location.assign(link.href);
+}
+
+for (const link of document.querySelectorAll("a#tap-link, a#password-link")) {
+  link.addEventListener("click", followLink);
+}
+
 username.addEventListener("input", updateTapLink);
 // When the user has typed a username, fetch username-first options before
 // they click, so the click can start the ceremony straight away.

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const spMetadata = `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://crm.example.com/saml">
+  <SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="false">
+    <AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://crm.example.com/saml/acs" index="1"/>
+  </SPSSODescriptor>
+</EntityDescriptor>`
+
+func TestSAMLAppCommands(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) result { return sesame(t, dir, nil, args...) }
+
+	r := mustOK(t, run("app", "add", "wiki", "--saml-acs", "https://wiki.example.com/saml/acs", "--saml-entity-id", "https://wiki.example.com/saml"), "app add --saml-acs")
+	for _, want := range []string{"Added SAML app wiki", "http://localhost:8080/saml/metadata", "http://localhost:8080/saml/sso", "/saml/idp/wiki"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("app add output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "crm.xml")
+	if err := os.WriteFile(file, []byte(spMetadata), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, run("app", "add", "crm", "--saml-metadata", file, "--nameid-format", "persistent", "--strength", "phishing-resistant-mfa"), "app add --saml-metadata FILE")
+
+	// Metadata from a URL.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(spMetadata, "crm.example.com", "hr.example.com"), "https://hr.example.com/saml/acs", "http://localhost/acs")))
+	}))
+	defer srv.Close()
+	mustOK(t, run("app", "add", "hr", "--saml-metadata", strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)+"/metadata"), "app add --saml-metadata URL")
+
+	r = mustOK(t, run("app", "show", "crm"))
+	for _, want := range []string{"https://crm.example.com/saml", "https://crm.example.com/saml/acs", "persistent", "phr"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("app show crm lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = mustOK(t, run("app", "list"))
+	for _, want := range []string{"wiki", "crm", "hr", "saml"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("app list lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	mustOK(t, run("app", "set-strength", "wiki", "mfa"))
+
+	bad := filepath.Join(t.TempDir(), "bad.xml")
+	os.WriteFile(bad, []byte("<EntityDescriptor"), 0o600)
+	mustFail(t, run("app", "add", "bad", "--saml-metadata", bad), 1, "SAML metadata cannot be used")
+	mustFail(t, run("app", "add", "bad", "--saml-metadata", filepath.Join(dir, "missing.xml")), 1, "cannot read the SAML metadata file")
+	mustFail(t, run("app", "add", "bad", "--saml-acs", "https://x.example.com/acs"), 1, "both an ACS URL and an entity ID")
+	mustFail(t, run("app", "add", "bad", "--saml-acs", "http://x.example.com/acs", "--saml-entity-id", "x"), 1, "ACS URL must be")
+	mustFail(t, run("app", "add", "bad", "--saml-acs", "https://x.example.com/acs", "--saml-entity-id", "x", "--redirect-uri", "https://x.example.com/cb"), 1, "not OpenID Connect flags")
+	mustFail(t, run("app", "add", "bad", "--saml-acs", "https://x.example.com/acs", "--saml-entity-id", "x", "--nameid-format", "transient"), 1, "NameID format")
+	mustFail(t, run("app", "add", "dup", "--saml-acs", "https://wiki.example.com/saml/acs", "--saml-entity-id", "https://wiki.example.com/saml"), 1, "already exists")
+	mustFail(t, run("app", "add", "bad", "--redirect-uri", "https://x.example.com/cb", "--nameid-format", "email"), 1, "for SAML apps")
+	mustFail(t, run("app", "add", "bad", "--saml-metadata", "https://127.0.0.1:1/none"), 1, "could not be fetched")
+
+	mustOK(t, run("app", "delete", "wiki"))
+	mustFail(t, run("app", "show", "wiki"), 1, "no app with that name")
+}
