@@ -142,8 +142,15 @@ func (s *Service) takeChallenge(ctx context.Context, id, kind string) (store.Cha
 func (s *Service) FinishSignIn(ctx context.Context, ceremonyID string, response []byte, meta Meta) (Result, error) {
 	ev := store.SignInEvent{Method: "passkey", IP: meta.IP, UserAgent: meta.UserAgent}
 	res, err := s.finishSignIn(ctx, ceremonyID, response, meta, &ev)
-	s.record(ctx, &ev, err)
-	return res, err
+	if err != nil {
+		s.record(ctx, &ev, err)
+		return res, err
+	}
+	// A success's record was written with its session (CompleteSignIn).
+	if s.OnRecord != nil {
+		s.OnRecord(ev)
+	}
+	return res, nil
 }
 
 func (s *Service) finishSignIn(ctx context.Context, ceremonyID string, response []byte, meta Meta, ev *store.SignInEvent) (Result, error) {
@@ -191,21 +198,26 @@ func (s *Service) finishSignIn(ctx context.Context, ceremonyID string, response 
 	if v := methods.PasskeyAllowed(p, groups, passkey.FactsOf(cred)); !v.OK {
 		return Result{}, signInRefusal(v)
 	}
+	// The passkey's use, the session and the success record are written
+	// together, in one transaction: one commit instead of three on the
+	// sign-in's hot path. When it fails, nothing was written and the
+	// caller records the failure as for any other.
 	now := s.Now()
-	err = s.Store.RecordCredentialUse(ctx, cred.ID, store.CredentialUse{SignCount: used.SignCount, BackupState: used.BackupState, UsedAt: now})
+	after := cred
+	after.BackupState = used.BackupState
+	done := *ev
+	describeCredential(&done, after)
+	done.Time, done.Result = now, store.ResultSuccess
+	token, sess := s.session(u, []string{"passkey"}, cred.ID, time.Time{}, meta)
+	use := store.CredentialUse{SignCount: used.SignCount, BackupState: used.BackupState, UsedAt: now}
+	done.ID, err = s.Store.CompleteSignIn(ctx, cred.ID, use, sess, done)
 	if errors.Is(err, store.ErrConflict) {
 		return Result{}, passkey.ErrCounterRegression.WithDetail("counter %d not above stored value (concurrent use)", used.SignCount)
 	} else if err != nil {
 		return Result{}, err
 	}
-	cred.BackupState = used.BackupState
-	describeCredential(ev, cred)
-	res, err := s.newSession(ctx, u, []string{"passkey"}, cred.ID, time.Time{}, meta)
-	if err != nil {
-		return Result{}, err
-	}
-	res.Credential = &cred
-	return res, nil
+	*ev = done
+	return Result{Token: token, Session: sess, User: u, Credential: &after}, nil
 }
 
 func describeCredential(ev *store.SignInEvent, c store.Credential) {
@@ -286,6 +298,15 @@ func (s *Service) record(ctx context.Context, ev *store.SignInEvent, err error) 
 // newSession creates a session with a fresh random token: a new ID at
 // every sign-in, so a token planted before sign-in is worthless after it.
 func (s *Service) newSession(ctx context.Context, u store.User, methods []string, credID string, notAfter time.Time, meta Meta) (Result, error) {
+	token, sess := s.session(u, methods, credID, notAfter, meta)
+	if err := s.Store.CreateSession(ctx, sess); err != nil {
+		return Result{}, err
+	}
+	return Result{Token: token, Session: sess, User: u}, nil
+}
+
+// session is a new session with a fresh token, not yet stored.
+func (s *Service) session(u store.User, methods []string, credID string, notAfter time.Time, meta Meta) (string, store.Session) {
 	now := s.Now()
 	token := newToken()
 	sess := store.Session{
@@ -296,10 +317,7 @@ func (s *Service) newSession(ctx context.Context, u store.User, methods []string
 	if !notAfter.IsZero() && notAfter.Before(sess.ExpiresAt) {
 		sess.ExpiresAt = notAfter
 	}
-	if err := s.Store.CreateSession(ctx, sess); err != nil {
-		return Result{}, err
-	}
-	return Result{Token: token, Session: sess, User: u}, nil
+	return token, sess
 }
 
 func newToken() string {

@@ -281,6 +281,15 @@ type Store interface {
 	// changes, so two racing sign-ins with a cloned key cannot both pass.
 	RecordCredentialUse(ctx context.Context, id string, use CredentialUse) error
 	RenameCredential(ctx context.Context, id, name string) error
+	// CompleteSignIn writes everything a successful passkey sign-in leaves
+	// as one atomic step (one transaction, and on PostgreSQL one round
+	// trip): the credential's use, as RecordCredentialUse with the same
+	// compare-and-set; the session, as CreateSession; and the sign-in
+	// record, as AppendSignIn, whose assigned ID it returns. Either all
+	// three are written or nothing is: ErrConflict when the counter did not
+	// move forward (or the session's token hash is taken), ErrNotFound when
+	// the credential or the session's user does not exist.
+	CompleteSignIn(ctx context.Context, credentialID string, use CredentialUse, s Session, e SignInEvent) (int64, error)
 	// DeleteCredential also ends the sessions created with it, in the same
 	// step.
 	DeleteCredential(ctx context.Context, id string) error

@@ -56,36 +56,42 @@ func (s *Store) AppendSignIn(ctx context.Context, e store.SignInEvent) (int64, e
 		if err := tx.QueryRow(ctx, insert, args...).Scan(&id); err != nil {
 			return err
 		}
-		day := store.DayNumber(e.Time)
-		method, user := store.CleanText(e.Method), store.CleanText(e.UserID)
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO signin_daily (day, group_id, method, count)
-			SELECT $1::integer, '', $2::text, 1
-			UNION ALL
-			SELECT $1::integer, group_id, $2::text, 1 FROM group_members WHERE user_id = $3
-			ON CONFLICT (day, group_id, method) DO UPDATE SET count = signin_daily.count + 1`,
-			day, method, user); err != nil {
-			return err
-		}
-		for _, o := range store.ReportOnlyOutcomes(e.Access) {
-			policy := store.CleanText(o.Policy)
-			if _, err := tx.Exec(ctx, `
-				INSERT INTO report_only_daily (day, policy, outcome, count) VALUES ($1, $2, $3, 1)
-				ON CONFLICT (day, policy, outcome) DO UPDATE SET count = report_only_daily.count + 1`,
-				day, policy, o.Outcome); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `
-				INSERT INTO report_only_users (policy, user_id, outcome, count, last_at) VALUES ($1, $2, $3, 1, $4)
-				ON CONFLICT (policy, user_id, outcome) DO UPDATE SET count = report_only_users.count + 1,
-					last_at = GREATEST(report_only_users.last_at, excluded.last_at)`,
-				policy, user, o.Outcome, ts(e.Time)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return countSignIn(ctx, tx, e)
 	})
 	return id, mapErr(err)
+}
+
+// countSignIn moves the report counters for a counted sign-in
+// (store.CountedSignIn), in tx.
+func countSignIn(ctx context.Context, tx pgx.Tx, e store.SignInEvent) error {
+	day := store.DayNumber(e.Time)
+	method, user := store.CleanText(e.Method), store.CleanText(e.UserID)
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO signin_daily (day, group_id, method, count)
+		SELECT $1::integer, '', $2::text, 1
+		UNION ALL
+		SELECT $1::integer, group_id, $2::text, 1 FROM group_members WHERE user_id = $3
+		ON CONFLICT (day, group_id, method) DO UPDATE SET count = signin_daily.count + 1`,
+		day, method, user); err != nil {
+		return err
+	}
+	for _, o := range store.ReportOnlyOutcomes(e.Access) {
+		policy := store.CleanText(o.Policy)
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO report_only_daily (day, policy, outcome, count) VALUES ($1, $2, $3, 1)
+			ON CONFLICT (day, policy, outcome) DO UPDATE SET count = report_only_daily.count + 1`,
+			day, policy, o.Outcome); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO report_only_users (policy, user_id, outcome, count, last_at) VALUES ($1, $2, $3, 1, $4)
+			ON CONFLICT (policy, user_id, outcome) DO UPDATE SET count = report_only_users.count + 1,
+				last_at = GREATEST(report_only_users.last_at, excluded.last_at)`,
+			policy, user, o.Outcome, ts(e.Time)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ListSignIns returns matching records newest first (by time, then ID).

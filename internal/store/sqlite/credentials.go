@@ -66,19 +66,33 @@ func (s *Store) ListCredentials(ctx context.Context, userID string) ([]store.Cre
 // RecordCredentialUse is one conditional UPDATE, so of two racing sign-ins
 // presenting the same counter only the first to take the write lock passes.
 func (s *Store) RecordCredentialUse(ctx context.Context, id string, use store.CredentialUse) error {
-	res, err := s.write.ExecContext(ctx, `
-		UPDATE credentials
-		SET sign_count = ?1, backup_state = ?2, last_used_at = ?3
-		WHERE id = ?4 AND (?1 = 0 OR sign_count < ?1)`,
-		int64(use.SignCount), use.BackupState, millisOrNull(use.UsedAt), id)
+	res, err := s.write.ExecContext(ctx, recordUseSQL, useArgs(id, use)...)
 	if err := mustAffect(res, err); !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	// Nothing changed: tell a missing credential from a counter that did not
 	// move forward.
+	return useRefused(s.read.QueryRowContext(ctx, credentialExistsSQL, id))
+}
+
+const (
+	recordUseSQL = `
+		UPDATE credentials
+		SET sign_count = ?1, backup_state = ?2, last_used_at = ?3
+		WHERE id = ?4 AND (?1 = 0 OR sign_count < ?1)`
+	credentialExistsSQL = `SELECT 1 FROM credentials WHERE id = ?`
+)
+
+func useArgs(id string, use store.CredentialUse) []any {
+	return []any{int64(use.SignCount), use.BackupState, millisOrNull(use.UsedAt), id}
+}
+
+// useRefused says why a credential use changed nothing, from the result of
+// credentialExistsSQL: the credential is gone, or its counter did not move
+// forward.
+func useRefused(row *sql.Row) error {
 	var one int
-	err = s.read.QueryRowContext(ctx, `SELECT 1 FROM credentials WHERE id = ?`, id).Scan(&one)
-	if err != nil {
+	if err := row.Scan(&one); err != nil {
 		return mapErr(err)
 	}
 	return store.ErrConflict

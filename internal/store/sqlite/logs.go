@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 	"time"
 
@@ -36,49 +35,41 @@ func scanSignIn(row scanner) (store.SignInEvent, error) {
 // sign-in (store.CountedSignIn) also moves the report counters, in the
 // same transaction.
 func (s *Store) AppendSignIn(ctx context.Context, e store.SignInEvent) (int64, error) {
-	const insert = `
+	var id int64
+	if !store.CountedSignIn(e) {
+		err := s.write.QueryRowContext(ctx, appendSignInSQL, signInArgs(e)...).Scan(&id)
+		return id, mapErr(err)
+	}
+	err := s.write.inTx(ctx, func(t rawTx) error {
+		var err error
+		if id, err = t.queryInt64(appendSignInSQL, signInArgs(e)...); err != nil {
+			return mapErr(err)
+		}
+		return mapErr(countSignIn(e, func(query string, args ...any) error {
+			_, err := t.exec(query, args...)
+			return err
+		}))
+	})
+	if err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+const appendSignInSQL = `
 		INSERT INTO signins (time, user_id, username, ip, user_agent, app, method, result,
 			reason, detail, credential_id, aaguid, model, passkey_type, phishing,
 			client, country, action, trusted_device, bound_passkey_device, access)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING id`
-	args := []any{millis(e.Time), e.UserID, e.Username, e.IP, e.UserAgent, e.App, e.Method, e.Result,
+
+func signInArgs(e store.SignInEvent) []any {
+	return []any{millis(e.Time), e.UserID, e.Username, e.IP, e.UserAgent, e.App, e.Method, e.Result,
 		e.Reason, e.Detail, e.CredentialID, e.AAGUID, e.Model, e.PasskeyType, e.Phishing,
 		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access}
-	var id int64
-	if !store.CountedSignIn(e) {
-		err := s.write.QueryRowContext(ctx, insert, args...).Scan(&id)
-		return id, mapErr(err)
-	}
-	// Prepare before taking the one write connection: preparing inside
-	// the transaction would wait for that connection for ever.
-	ins := s.write.stmt(ctx, insert)
-	for _, q := range countQueries {
-		s.write.stmt(ctx, q)
-	}
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, mapErr(err)
-	}
-	defer tx.Rollback()
-	var row *sql.Row
-	if ins != nil {
-		row = tx.StmtContext(ctx, ins).QueryRowContext(ctx, cleanArgs(args)...)
-	} else {
-		row = tx.QueryRowContext(ctx, insert, cleanArgs(args)...)
-	}
-	if err := row.Scan(&id); err != nil {
-		return 0, mapErr(err)
-	}
-	if err := countSignIn(ctx, tx, s.write, e); err != nil {
-		return 0, mapErr(err)
-	}
-	return id, mapErr(tx.Commit())
 }
 
 // The statements countSignIn runs.
-var countQueries = []string{countDaily, countReportOnlyDay, countReportOnlyUser}
-
 const (
 	countDaily = `
 		INSERT INTO signin_daily (day, group_id, method, count)
@@ -96,23 +87,10 @@ const (
 		ON CONFLICT (policy, user_id, outcome) DO UPDATE SET count = count + 1, last_at = max(last_at, excluded.last_at)`
 )
 
-// countSignIn moves the report counters for a counted sign-in, in tx (the
-// statements were prepared before tx began).
-func countSignIn(ctx context.Context, tx *sql.Tx, d db, e store.SignInEvent) error {
+// countSignIn moves the report counters for a counted sign-in, with exec
+// running each statement in the record's transaction.
+func countSignIn(e store.SignInEvent, exec func(query string, args ...any) error) error {
 	day := store.DayNumber(e.Time)
-	exec := func(query string, args ...any) error {
-		var st *sql.Stmt
-		if v, ok := d.stmts.Load(query); ok {
-			st = v.(*sql.Stmt)
-		}
-		var err error
-		if st != nil {
-			_, err = tx.StmtContext(ctx, st).ExecContext(ctx, cleanArgs(args)...)
-		} else {
-			_, err = tx.ExecContext(ctx, query, cleanArgs(args)...)
-		}
-		return err
-	}
 	if err := exec(countDaily, day, e.Method, day, e.Method, e.UserID); err != nil {
 		return err
 	}

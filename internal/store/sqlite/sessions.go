@@ -68,13 +68,18 @@ func scanSession(row scanner) (store.Session, error) {
 // that does not exist, through the foreign keys: a passkey deleted a moment
 // before cannot leave a session behind.
 func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
-	_, err := s.write.ExecContext(ctx, `
-		INSERT INTO sessions (`+sessionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		blob(ss.TokenHash), ss.UserID, encodeList(ss.Methods), nullIfEmpty(ss.CredentialID),
-		millis(ss.AuthTime), millis(ss.CreatedAt), millis(ss.LastSeenAt), millis(ss.ExpiresAt),
-		ss.IP, ss.UserAgent)
+	_, err := s.write.ExecContext(ctx, createSessionSQL, sessionArgs(ss)...)
 	return mapErr(err)
+}
+
+const createSessionSQL = `
+		INSERT INTO sessions (` + sessionColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func sessionArgs(ss store.Session) []any {
+	return []any{blob(ss.TokenHash), ss.UserID, encodeList(ss.Methods), nullIfEmpty(ss.CredentialID),
+		millis(ss.AuthTime), millis(ss.CreatedAt), millis(ss.LastSeenAt), millis(ss.ExpiresAt),
+		ss.IP, ss.UserAgent}
 }
 
 func (s *Store) GetSession(ctx context.Context, tokenHash []byte) (store.Session, error) {

@@ -16,10 +16,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"runtime"
@@ -55,6 +57,7 @@ type Store struct {
 type db struct {
 	*sql.DB
 	stmts *sync.Map
+	raw   *sync.Map // driver.Conn -> *sync.Map of its statements (rawTx)
 }
 
 // stmt returns the prepared statement for query, preparing it once: a
@@ -74,6 +77,111 @@ func (d db) stmt(ctx context.Context, query string) *sql.Stmt {
 		return old.(*sql.Stmt)
 	}
 	return s
+}
+
+// rawTx is a write transaction run on the writer's driver connection
+// directly, with statements prepared once per connection: database/sql's
+// Tx compiles BEGIN and COMMIT on every use and starts a goroutine per
+// transaction, which made one transaction cost more CPU than the three
+// autocommits it replaces (docs/performance.md, issue 14).
+type rawTx struct {
+	ctx   context.Context
+	conn  driver.Conn
+	stmts *sync.Map // query -> driver.Stmt, for conn
+}
+
+func (t rawTx) stmt(query string) (driver.Stmt, error) {
+	if s, ok := t.stmts.Load(query); ok {
+		return s.(driver.Stmt), nil
+	}
+	s, err := t.conn.(driver.ConnPrepareContext).PrepareContext(t.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	t.stmts.Store(query, s)
+	return s, nil
+}
+
+func namedArgs(args []any) []driver.NamedValue {
+	named := make([]driver.NamedValue, len(args))
+	for i, a := range cleanArgs(args) {
+		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+	}
+	return named
+}
+
+// exec runs query and returns the number of rows it changed.
+func (t rawTx) exec(query string, args ...any) (int64, error) {
+	s, err := t.stmt(query)
+	if err != nil {
+		return 0, err
+	}
+	res, err := s.(driver.StmtExecContext).ExecContext(t.ctx, namedArgs(args))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// queryInt64 runs query and returns the first column of its first row, or
+// sql.ErrNoRows.
+func (t rawTx) queryInt64(query string, args ...any) (int64, error) {
+	s, err := t.stmt(query)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := s.(driver.StmtQueryContext).QueryContext(t.ctx, namedArgs(args))
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, len(rows.Columns()))
+	if err := rows.Next(dest); errors.Is(err, io.EOF) {
+		return 0, sql.ErrNoRows
+	} else if err != nil {
+		return 0, err
+	}
+	v, ok := dest[0].(int64)
+	if !ok {
+		return 0, fmt.Errorf("sqlite: %T, want an integer", dest[0])
+	}
+	return v, nil
+}
+
+// inTx runs fn in one write transaction (BEGIN IMMEDIATE) on the writer's
+// connection, which it holds meanwhile. fn's error rolls the transaction
+// back and is returned as is.
+func (d db) inTx(ctx context.Context, fn func(t rawTx) error) error {
+	conn, err := d.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("sqlite: driver connection %T", dc)
+		}
+		cache, _ := d.raw.LoadOrStore(c, new(sync.Map))
+		t := rawTx{ctx: ctx, conn: c, stmts: cache.(*sync.Map)}
+		if _, err := t.exec("BEGIN IMMEDIATE"); err != nil {
+			return err
+		}
+		if err := fn(t); err != nil {
+			// Roll back even when ctx has ended meanwhile.
+			t.ctx = context.WithoutCancel(ctx)
+			if _, rerr := t.exec("ROLLBACK"); rerr != nil {
+				return errors.Join(err, rerr, driver.ErrBadConn)
+			}
+			return err
+		}
+		if _, err := t.exec("COMMIT"); err != nil {
+			t.ctx = context.WithoutCancel(ctx)
+			t.exec("ROLLBACK")
+			return err
+		}
+		return nil
+	})
 }
 
 func (d db) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -148,7 +256,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return &Store{path: path, write: db{write, new(sync.Map)}, read: db{read, new(sync.Map)}}, nil
+	return &Store{path: path, write: db{write, new(sync.Map), new(sync.Map)}, read: db{read, new(sync.Map), new(sync.Map)}}, nil
 }
 
 // dsn builds the driver's connection string. Every connection needs
@@ -213,6 +321,13 @@ func (s *Store) Close() error {
 	for _, d := range []db{s.read, s.write} {
 		d.stmts.Range(func(_, v any) bool {
 			v.(*sql.Stmt).Close()
+			return true
+		})
+		d.raw.Range(func(_, v any) bool {
+			v.(*sync.Map).Range(func(_, st any) bool {
+				st.(driver.Stmt).Close()
+				return true
+			})
 			return true
 		})
 	}

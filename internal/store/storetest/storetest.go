@@ -29,6 +29,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TAPs", tapTests},
 		{"Challenges", challengeTests},
 		{"Sessions", sessionTests},
+		{"CompleteSignIn", completeSignInTests},
+		{"CompleteSignInCounters", completeSignInCounterTests},
 		{"SignIns", signInTests},
 		{"Audit", auditTests},
 		{"Hits", hitTests},

@@ -1,0 +1,70 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// completeSignInSQL is the three writes of a successful sign-in as one
+// statement: data-modifying CTEs run in the statement's one implicit
+// transaction, so it is one round trip and one commit (one WAL flush)
+// instead of three. The session is inserted only for a credential row the
+// UPDATE matched, and the record only with the session, so when the
+// compare-and-set fails nothing is written and no row comes back.
+const completeSignInSQL = `
+	WITH used AS (
+		UPDATE credentials
+		SET sign_count = $1::bigint, backup_state = $2, last_used_at = $3
+		WHERE id = $4 AND ($1::bigint = 0 OR sign_count < $1::bigint)
+		RETURNING id
+	), session AS (
+		INSERT INTO sessions (` + sessionColumns + `)
+		SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM used
+		RETURNING user_id
+	)
+	INSERT INTO signins (time, user_id, username, ip, user_agent, app, method, result,
+		reason, detail, credential_id, aaguid, model, passkey_type, phishing,
+		client, country, action, trusted_device, bound_passkey_device, access)
+	SELECT $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35
+	FROM session
+	RETURNING id`
+
+// CompleteSignIn is one statement (completeSignInSQL), one round trip,
+// unless the record is one the report counters count (store.CountedSignIn,
+// as a successful passkey sign-in is): then the statement and the counters
+// (as AppendSignIn moves them) share one transaction, still one commit.
+// Only when it wrote nothing does a second query tell a missing credential
+// from a counter that did not move forward.
+func (s *Store) CompleteSignIn(ctx context.Context, credentialID string, use store.CredentialUse, ss store.Session, e store.SignInEvent) (int64, error) {
+	args := cleanArgs([]any{
+		int64(use.SignCount), use.BackupState, tsOrNull(use.UsedAt), credentialID,
+		blob(ss.TokenHash), ss.UserID, list(ss.Methods), nullIfEmpty(ss.CredentialID),
+		ts(ss.AuthTime), ts(ss.CreatedAt), ts(ss.LastSeenAt), ts(ss.ExpiresAt), ss.IP, ss.UserAgent,
+		ts(e.Time), e.UserID, e.Username, e.IP, e.UserAgent, e.App, e.Method, e.Result,
+		e.Reason, e.Detail, e.CredentialID, e.AAGUID, e.Model, e.PasskeyType, e.Phishing,
+		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access})
+	var id int64
+	var err error
+	if !store.CountedSignIn(e) {
+		err = s.pool.QueryRow(ctx, completeSignInSQL, args...).Scan(&id)
+	} else {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if err := tx.QueryRow(ctx, completeSignInSQL, args...).Scan(&id); err != nil {
+				return err
+			}
+			return countSignIn(ctx, tx, e)
+		})
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return id, mapErr(err)
+	}
+	var one int
+	if err := s.queryRow(ctx, `SELECT 1 FROM credentials WHERE id = $1`, credentialID).Scan(&one); err != nil {
+		return 0, mapErr(err)
+	}
+	return 0, store.ErrConflict
+}

@@ -1,0 +1,164 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// completeSignInTests: CompleteSignIn writes the credential's use, the
+// session and the sign-in record together, or nothing at all.
+var completeSignInTests = []test{
+	{"WritesAllThree", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		alice := mustUser(t, s, "alice")
+		c := newCredential(alice.ID)
+		c.SignCount, c.BackupState = 5, false
+		mustCredential(t, s, c)
+		before, err := s.AppendSignIn(ctx, store.SignInEvent{Time: at(0), Method: "tap", Result: store.ResultFailure})
+		ok(t, "AppendSignIn", err)
+
+		use := store.CredentialUse{SignCount: 6, BackupState: true, UsedAt: at(time.Hour)}
+		ss := newSession(alice.ID, c.ID)
+		ss.UserAgent = "Bad \xff agent"
+		ev := signInOf(alice, c, at(time.Hour))
+		id, err := s.CompleteSignIn(ctx, c.ID, use, ss, ev)
+		ok(t, "CompleteSignIn", err)
+		if id <= before {
+			t.Fatalf("CompleteSignIn ID %d after %d, want increasing", id, before)
+		}
+
+		want := c
+		want.SignCount, want.BackupState, want.LastUsedAt = use.SignCount, use.BackupState, use.UsedAt
+		got, err := s.GetCredential(ctx, c.ID)
+		ok(t, "GetCredential", err)
+		same(t, "credential after sign-in", got, want)
+
+		gotSession, err := s.GetSession(ctx, ss.TokenHash)
+		ok(t, "GetSession", err)
+		ss.UserAgent = store.CleanText(ss.UserAgent)
+		same(t, "session", gotSession, ss)
+
+		list, err := s.ListSignIns(ctx, store.SignInFilter{UserID: alice.ID})
+		ok(t, "ListSignIns", err)
+		ev.ID = id
+		same(t, "sign-in records", list, []store.SignInEvent{ev})
+	}},
+	{"NothingOnRefusal", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		alice := mustUser(t, s, "alice")
+		taken := mustSession(t, s, newSession(alice.ID, ""))
+		for _, tc := range []struct {
+			name string
+			// change makes the sign-in fail
+			change func(c *store.Credential, use *store.CredentialUse, ss *store.Session) (credentialID string)
+			want   error
+		}{
+			{"counter not forward", func(c *store.Credential, use *store.CredentialUse, ss *store.Session) string {
+				use.SignCount = c.SignCount
+				return c.ID
+			}, store.ErrConflict},
+			{"unknown credential", func(c *store.Credential, use *store.CredentialUse, ss *store.Session) string {
+				ss.CredentialID = ""
+				return store.NewID()
+			}, store.ErrNotFound},
+			{"unknown user", func(c *store.Credential, use *store.CredentialUse, ss *store.Session) string {
+				ss.UserID = store.NewID()
+				return c.ID
+			}, store.ErrNotFound},
+			{"token hash taken", func(c *store.Credential, use *store.CredentialUse, ss *store.Session) string {
+				ss.TokenHash = taken.TokenHash
+				return c.ID
+			}, store.ErrConflict},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				c := newCredential(alice.ID)
+				c.SignCount = 5
+				mustCredential(t, s, c)
+				use := store.CredentialUse{SignCount: 6, BackupState: false, UsedAt: at(time.Hour)}
+				ss := newSession(alice.ID, c.ID)
+				ev := signInOf(alice, c, at(time.Hour))
+				ev.Detail = tc.name
+				id := tc.change(&c, &use, &ss)
+				_, err := s.CompleteSignIn(ctx, id, use, ss, ev)
+				wantErr(t, "CompleteSignIn", err, tc.want)
+
+				got, err := s.GetCredential(ctx, c.ID)
+				ok(t, "GetCredential", err)
+				same(t, "credential after a refused sign-in", got, c)
+				if !bytes.Equal(ss.TokenHash, taken.TokenHash) {
+					_, err = s.GetSession(ctx, ss.TokenHash)
+					wantErr(t, "GetSession after a refused sign-in", err, store.ErrNotFound)
+				}
+				list, err := s.ListSignIns(ctx, store.SignInFilter{UserID: alice.ID})
+				ok(t, "ListSignIns", err)
+				for _, e := range list {
+					if e.Detail == tc.name {
+						t.Fatalf("a refused CompleteSignIn left its record: %+v", e)
+					}
+				}
+			})
+		}
+	}},
+	{"Race", func(t *testing.T, s store.Store) {
+		// A cloned key presenting the same counter in parallel sign-ins:
+		// one session and one record, not more.
+		ctx := context.Background()
+		alice := mustUser(t, s, "alice")
+		c := newCredential(alice.ID)
+		c.SignCount = 7
+		mustCredential(t, s, c)
+		errs := race(racers, func(i int) error {
+			_, err := s.CompleteSignIn(ctx, c.ID, store.CredentialUse{SignCount: 8, UsedAt: at(time.Second)},
+				newSession(alice.ID, c.ID), signInOf(alice, c, at(time.Second)))
+			return err
+		})
+		exactlyOne(t, "CompleteSignIn", errs, store.ErrConflict)
+		list, err := s.ListSignIns(ctx, store.SignInFilter{UserID: alice.ID})
+		ok(t, "ListSignIns", err)
+		if len(list) != 1 {
+			t.Fatalf("%d sign-in records after the race, want 1", len(list))
+		}
+	}},
+}
+
+// completeSignInCounterTests: a sign-in completed with CompleteSignIn
+// counts in the roll-out report as one appended with AppendSignIn does;
+// a refused one counts nothing.
+var completeSignInCounterTests = []test{
+	{"CountsLikeAppend", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		rs := reportStore(t, s)
+		alice := mustUser(t, s, "alice")
+		g := mustGroup(t, s, "pilot")
+		ok(t, "AddMember", s.AddMember(ctx, g.ID, alice.ID))
+		c := newCredential(alice.ID)
+		c.SignCount = 5
+		mustCredential(t, s, c)
+		ev := signInOf(alice, c, day0.Add(time.Hour))
+		ev.Access = `[]`
+		_, err := s.CompleteSignIn(ctx, c.ID, store.CredentialUse{SignCount: 6, UsedAt: day0}, newSession(alice.ID, c.ID), ev)
+		ok(t, "CompleteSignIn", err)
+		_, err = s.CompleteSignIn(ctx, c.ID, store.CredentialUse{SignCount: 6, UsedAt: day0}, newSession(alice.ID, c.ID), ev)
+		wantErr(t, "CompleteSignIn with the same counter", err, store.ErrConflict)
+		mustAppend(t, s, ev)
+		got, err := rs.SignInDays(ctx, day0)
+		ok(t, "SignInDays", err)
+		same(t, "SignInDays", got, []store.SignInDay{
+			{Day: day0, GroupID: "", Method: "passkey", Count: 2},
+			{Day: day0, GroupID: g.ID, Method: "passkey", Count: 2},
+		})
+	}},
+}
+
+func signInOf(u store.User, c store.Credential, when time.Time) store.SignInEvent {
+	return store.SignInEvent{
+		Time: when, UserID: u.ID, Username: u.Username, IP: "192.0.2.1", UserAgent: "Test/1.0",
+		Method: "passkey", Result: store.ResultSuccess, CredentialID: c.ID,
+		AAGUID: "adadadad-adad-adad-adad-adadadadadad", Model: "Test", PasskeyType: "synced",
+		Client: "browser",
+	}
+}
