@@ -75,9 +75,9 @@ func setup(reuse bool) []string {
 		`PRAGMA foreign_keys = OFF`,
 		`BEGIN`,
 		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
-		 INSERT INTO users SELECT 'u' || i, 'user' || i, '', 'User ' || i, 0, i % 1000 = 0, 0, 0 FROM n`,
+		 INSERT INTO users (id, username, email, display_name, disabled, admin, created_at, updated_at) SELECT 'u' || i, 'user' || i, '', 'User ' || i, 0, i % 1000 = 0, 0, 0 FROM n`,
 		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20)
-		 INSERT INTO groups SELECT 'g' || i, 'group' || i, '', 0 FROM n`,
+		 INSERT INTO groups (id, name, description, created_at) SELECT 'g' || i, 'group' || i, '', 0 FROM n`,
 		`INSERT INTO group_members SELECT 'g' || (1 + substr(id, 2) % 20), id FROM users`,
 		// 150k passkeys: two thirds of the users have one, a quarter of
 		// those a second (device-bound, a security key).
