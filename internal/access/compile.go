@@ -278,3 +278,27 @@ func (b bits) intersects(o bits) bool {
 	}
 	return false
 }
+
+// MayApplyToApp reports whether any policy that is not off could apply to
+// a sign-in to app (not a user action), whoever signs in and from where.
+// When none can, evaluating is known to allow with nothing to record, so
+// a caller on a hot path (every request to Sesame's own pages) can skip
+// gathering the sign-in's facts.
+func (s *Set) MayApplyToApp(app string) bool {
+	if app == "" {
+		app = AppSesame
+	}
+	i, ok := s.apps[app]
+	if !ok {
+		i = -1
+	}
+	for _, p := range s.policies {
+		if p.state == StateOff || p.action || p.excludeApps.has(i) {
+			continue
+		}
+		if p.allApps || p.includeApps.has(i) {
+			return true
+		}
+	}
+	return false
+}

@@ -67,9 +67,17 @@ func (s *Server) ownPageAccess(w http.ResponseWriter, r *http.Request, app strin
 		return false
 	}
 	ctx := r.Context()
+	// Every request to /my and /admin passes here: when no policy can
+	// apply to the app, skip reading the session's facts (the answer is
+	// "allow" with nothing to record). An error reading the policies is
+	// met again, and answered, by Evaluate below.
+	if set, err := s.Access.Policies(ctx); err == nil && !set.MayApplyToApp(app) {
+		return false
+	}
 	u, sess := currentUser(r), currentSession(r)
 	now := s.Now()
-	c, err := s.ownPageContext(r, u, sess, app, now)
+	c, err := s.sessionAccessContext(r, u, sess, now)
+	c.App, c.Fresh = app, now.Sub(sess.AuthTime) < freshFor
 	var d access.Decision
 	if err == nil {
 		d, err = s.Access.Evaluate(ctx, c)
@@ -138,9 +146,10 @@ func ownPageName(app string) string {
 	return "My security info"
 }
 
-// ownPageContext is the sign-in to one of Sesame's own apps as Conditional
-// Access sees it.
-func (s *Server) ownPageContext(r *http.Request, u store.User, sess store.Session, app string, now time.Time) (access.Context, error) {
+// sessionAccessContext is what Conditional Access knows of the signed-in
+// session: who, from where, on which device, and which strengths its
+// methods and passkey satisfy. Callers set the app or action.
+func (s *Server) sessionAccessContext(r *http.Request, u store.User, sess store.Session, now time.Time) (access.Context, error) {
 	ctx := r.Context()
 	groups, err := s.Store.ListUserGroups(ctx, u.ID)
 	if err != nil {
@@ -148,9 +157,11 @@ func (s *Server) ownPageContext(r *http.Request, u store.User, sess store.Sessio
 	}
 	ip, _ := netip.ParseAddr(clientIP(r))
 	c := access.Context{
-		Username: u.Username, Admin: u.Admin, App: app, IP: ip.Unmap(), Client: access.ClientBrowser,
-		Now: now, AuthTime: sess.AuthTime, Fresh: now.Sub(sess.AuthTime) < freshFor,
-		Device: s.currentDevice(r, u),
+		Username: u.Username, Admin: u.Admin, IP: ip.Unmap(), Client: access.ClientBrowser,
+		Now: now, AuthTime: sess.AuthTime,
+	}
+	if len(s.DeviceKey) > 0 {
+		c.Device = s.currentDevice(r, u)
 	}
 	for _, g := range groups {
 		c.Groups = append(c.Groups, g.Name)

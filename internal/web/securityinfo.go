@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
 
@@ -37,51 +36,15 @@ func (s *Server) checkSecurityInfo(r *http.Request) error {
 	}
 	ctx := r.Context()
 	u, sess := currentUser(r), currentSession(r)
-	groups, err := s.Store.ListUserGroups(ctx, u.ID)
+	c, err := s.sessionAccessContext(r, u, sess, s.Now())
 	if err != nil {
-		return err
+		return errSecurityInfoUnavailable.Wrap(err)
 	}
-	ip, _ := netip.ParseAddr(clientIP(r))
-	c := access.Context{
-		Username: u.Username, Admin: u.Admin, Action: access.ActionRegisterSecurityInfo, IP: ip.Unmap(),
-		Client: access.ClientBrowser, Now: s.Now(), AuthTime: sess.AuthTime,
-	}
-	for _, g := range groups {
-		c.Groups = append(c.Groups, g.Name)
-	}
-	if ck, err := r.Cookie(access.DeviceCookieName); err == nil && len(s.DeviceKey) > 0 {
-		c.Device = s.deviceSigner().Decode(ck.Value, u.ID)
-	}
-	used := make([]methods.Method, len(sess.Methods))
-	for i, m := range sess.Methods {
-		used[i] = methods.Method(m)
-	}
-	var pk *passkey.Facts
-	if sess.CredentialID != "" {
-		if cred, err := s.Store.GetCredential(ctx, sess.CredentialID); err == nil {
-			f := passkey.FactsOf(cred)
-			pk = &f
-		}
-	}
-	var custom []methods.Strength
-	if s.Strengths != nil {
-		doc, err := s.Strengths.Load(ctx)
-		if err != nil {
-			return errSecurityInfoUnavailable.Wrap(err)
-		}
-		custom = doc.Strengths
-	}
-	c.Satisfies = func(id string) bool {
-		// A temporary access pass is what onboarding and recovery use to
-		// add the first passkey: it satisfies the registration action.
-		if slices.Contains(sess.Methods, string(methods.MethodTAP)) || slices.Contains(sess.Methods, "setup") {
-			return true
-		}
-		st, ok := methods.StrengthByID(id, custom)
-		return ok && methods.Satisfies(st, used, pk)
-	}
-	if s.Access.Countries != nil {
-		c.Country = s.Access.Countries.Country(c.IP)
+	c.Action = access.ActionRegisterSecurityInfo
+	// A temporary access pass is what onboarding and recovery use to add
+	// the first passkey: it satisfies the registration action.
+	if slices.Contains(sess.Methods, string(methods.MethodTAP)) || slices.Contains(sess.Methods, "setup") {
+		c.Satisfies = func(string) bool { return true }
 	}
 	d, err := s.Access.Evaluate(ctx, c)
 	ev := store.SignInEvent{
