@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,10 +43,39 @@ separated), and so on.`,
 	f.Uint32Var(&e.cfg.Argon2Iterations, "argon2-iterations", e.cfg.Argon2Iterations, "argon2id passes for new password hashes (1 to 64)")
 	f.Uint32Var(&e.cfg.Argon2Parallelism, "argon2-parallelism", e.cfg.Argon2Parallelism, "argon2id lanes for new password hashes (1 to 64)")
 	f.StringVar(&e.cfg.GeoIPDB, "geoip-db", e.cfg.GeoIPDB, "MaxMind-format country database (e.g. GeoLite2-Country.mmdb) for Conditional Access country locations; without it every country is unknown")
+	f.StringVar(&e.cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run to this file when the server stops (go tool pprof)")
+	f.StringVar(&e.memProfile, "mem-profile", "", "write an allocation profile to this file when the server stops (go tool pprof -sample_index=alloc_space)")
 	return c
 }
 
 func (e *env) serve(ctx context.Context) error {
+	// Profiles are for measuring the server under load (docs/performance.md):
+	// the CPU profile covers the whole run, the allocation profile is
+	// written as the server stops. A file that cannot be created is refused
+	// before anything starts.
+	if e.cpuProfile != "" {
+		f, err := os.Create(e.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpu-profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpu-profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if e.memProfile != "" {
+		f, err := os.Create(e.memProfile)
+		if err != nil {
+			return fmt.Errorf("--mem-profile: %w", err)
+		}
+		defer func() {
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				fmt.Fprintf(e.stderr, "--mem-profile: %v\n", err)
+			}
+			f.Close()
+		}()
+	}
 	a, err := e.open(ctx, false)
 	if err != nil {
 		return err
