@@ -257,7 +257,10 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	passkeys := provision(t, cfg, 10)
 	srv := startServer(t, publicURL, port, []string{"SESAME_DATABASE=" + cluster.URL, app.SecretEnv + "=" + secret, "SESAME_DATA_DIR=" + t.TempDir()})
 
-	// Probe begin requests (no load generator: we want every status).
+	// Probe username-first begin requests, which read the user and their
+	// passkeys (a discoverable begin reads nothing: its state is sealed
+	// into the ceremony), with no load generator: we want every status.
+	probe := fmt.Sprintf(`{"username":%q}`, passkeys[0].Username)
 	var statuses sync.Map // status code -> *atomic.Int64
 	var maxLatency atomic.Int64
 	stop := make(chan struct{})
@@ -272,7 +275,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 				default:
 				}
 				start := time.Now()
-				resp, err := client.Post(srv.base+"/signin/passkey/begin", "application/json", strings.NewReader(`{"username":""}`))
+				resp, err := client.Post(srv.base+"/signin/passkey/begin", "application/json", strings.NewReader(probe))
 				code := 0
 				if err == nil {
 					code = resp.StatusCode

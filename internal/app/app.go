@@ -135,6 +135,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 		Store: st, RP: rp, Dir: a.Dir, TAPs: a.TAPs, Now: now, Log: log,
 		Policies: a.Policies, Metadata: a.Metadata, Legacy: a.Legacy,
 		ChallengeTTL: cfg.ChallengeTTL, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax,
+		CeremonyKey: a.DeriveKey("sesame/signin-ceremony/v1"),
 		OnRecord: func(ev store.SignInEvent) {
 			a.Metrics.SignIns.WithLabelValues(ev.Method, ev.Result, ev.Reason).Inc()
 		},

@@ -58,6 +58,12 @@ type Service struct {
 	// OnSessionEnd, when set, is told before a session is signed out or a
 	// passkey's sessions end (back-channel logout).
 	OnSessionEnd store.SessionEndHook
+	// CeremonyKey seals passkey sign-in ceremonies (ceremony.go): 32 bytes
+	// derived from the server secret, the same on every instance. Nil: a
+	// random key of this process's own, which is only right for one
+	// process (tests).
+	CeremonyKey []byte
+	seal        sealer
 }
 
 // Meta describes where a request came from, for sessions and the log.
@@ -106,14 +112,15 @@ func (s *Service) BeginSignIn(ctx context.Context, username string) (Ceremony, e
 	if err != nil {
 		return Ceremony{}, err
 	}
-	c := store.Challenge{ID: store.NewID(), Kind: "login", Data: state, ExpiresAt: s.Now().Add(s.ChallengeTTL)}
+	c := sealed{Kind: "login", Data: state, ExpiresAt: s.Now().Add(s.ChallengeTTL)}
 	if u != nil && len(creds) > 0 {
 		c.UserID = u.ID
 	}
-	if err := s.Store.PutChallenge(ctx, c); err != nil {
+	id, err := s.sealCeremony(c)
+	if err != nil {
 		return Ceremony{}, err
 	}
-	return Ceremony{ID: c.ID, Options: opts}, nil
+	return Ceremony{ID: id, Options: opts}, nil
 }
 
 // takeChallenge consumes a ceremony: whatever happens next, it cannot be
@@ -154,7 +161,7 @@ func (s *Service) FinishSignIn(ctx context.Context, ceremonyID string, response 
 }
 
 func (s *Service) finishSignIn(ctx context.Context, ceremonyID string, response []byte, meta Meta, ev *store.SignInEvent) (Result, error) {
-	ch, err := s.takeChallenge(ctx, ceremonyID, "login")
+	ch, used, err := s.openSignInCeremony(ceremonyID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -180,7 +187,7 @@ func (s *Service) finishSignIn(ctx context.Context, ceremonyID string, response 
 	if ch.UserID != "" && ch.UserID != u.ID {
 		return Result{}, passkey.ErrUserHandleMismatch.WithDetail("ceremony began for user %s", ch.UserID)
 	}
-	used, err := s.RP.FinishLogin(u, cred, ch.Data, a)
+	verified, err := s.RP.FinishLogin(u, cred, ch.Data, a)
 	if err != nil {
 		return Result{}, err
 	}
@@ -198,21 +205,25 @@ func (s *Service) finishSignIn(ctx context.Context, ceremonyID string, response 
 	if v := methods.PasskeyAllowed(p, groups, passkey.FactsOf(cred)); !v.OK {
 		return Result{}, signInRefusal(v)
 	}
-	// The passkey's use, the session and the success record are written
-	// together, in one transaction: one commit instead of three on the
-	// sign-in's hot path. When it fails, nothing was written and the
-	// caller records the failure as for any other.
+	// The ceremony's use, the passkey's use, the session and the success
+	// record are written together, in one transaction: the sign-in's only
+	// write. When it fails, nothing was written and the caller records the
+	// failure as for any other. A refused response does not use the
+	// ceremony up: another response to the same challenge would have to be
+	// signed by a passkey again, and the ceremony expires anyway.
 	now := s.Now()
 	after := cred
-	after.BackupState = used.BackupState
+	after.BackupState = verified.BackupState
 	done := *ev
 	describeCredential(&done, after)
 	done.Time, done.Result = now, store.ResultSuccess
 	token, sess := s.session(u, []string{"passkey"}, cred.ID, time.Time{}, meta)
-	use := store.CredentialUse{SignCount: used.SignCount, BackupState: used.BackupState, UsedAt: now}
-	done.ID, err = s.Store.CompleteSignIn(ctx, cred.ID, use, sess, done)
-	if errors.Is(err, store.ErrConflict) {
-		return Result{}, passkey.ErrCounterRegression.WithDetail("counter %d not above stored value (concurrent use)", used.SignCount)
+	use := store.CredentialUse{SignCount: verified.SignCount, BackupState: verified.BackupState, UsedAt: now}
+	done.ID, err = s.Store.CompleteSignIn(ctx, store.SignInCompletion{Ceremony: used, CredentialID: cred.ID, Use: use, Session: sess, Event: done})
+	if errors.Is(err, store.ErrReplayed) {
+		return Result{}, ErrChallengeUnknown.WithDetail("ceremony already used (replayed)")
+	} else if errors.Is(err, store.ErrConflict) {
+		return Result{}, passkey.ErrCounterRegression.WithDetail("counter %d not above stored value (concurrent use)", verified.SignCount)
 	} else if err != nil {
 		return Result{}, err
 	}

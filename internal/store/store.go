@@ -40,6 +40,9 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: a uniqueness rule or a compare-and-set condition failed.
 	ErrConflict = errors.New("store: conflict")
+	// ErrReplayed: a single-use ceremony was already completed (see
+	// SignInCompletion.Ceremony). Nothing was changed.
+	ErrReplayed = errors.New("store: ceremony already used")
 	// ErrUnavailable: the database cannot be reached right now (down,
 	// restarting, network). Nothing was changed; the request may be
 	// retried. Handlers answer 503 so load balancers and clients retry
@@ -151,6 +154,21 @@ type Challenge struct {
 	UserID    string // set for registrations and username-first sign-ins
 	Data      []byte // the ceremony state (go-webauthn SessionData as JSON)
 	ExpiresAt time.Time
+}
+
+// SignInCompletion is what a successful passkey sign-in writes
+// (Store.CompleteSignIn).
+type SignInCompletion struct {
+	// Ceremony, when its ID is set, is recorded as a challenge row that
+	// marks the ceremony used until its ExpiresAt (the sweep of expired
+	// challenges removes it): a sign-in ceremony whose state the browser
+	// carries (sealed, so it writes nothing when it begins) is single-use
+	// because this insert conflicts for the second completion.
+	Ceremony     Challenge
+	CredentialID string
+	Use          CredentialUse
+	Session      Session
+	Event        SignInEvent
 }
 
 // Session is a signed-in browser. Only a hash of the cookie value is stored,
@@ -283,13 +301,14 @@ type Store interface {
 	RenameCredential(ctx context.Context, id, name string) error
 	// CompleteSignIn writes everything a successful passkey sign-in leaves
 	// as one atomic step (one transaction, and on PostgreSQL one round
-	// trip): the credential's use, as RecordCredentialUse with the same
-	// compare-and-set; the session, as CreateSession; and the sign-in
-	// record, as AppendSignIn, whose assigned ID it returns. Either all
-	// three are written or nothing is: ErrConflict when the counter did not
-	// move forward (or the session's token hash is taken), ErrNotFound when
-	// the credential or the session's user does not exist.
-	CompleteSignIn(ctx context.Context, credentialID string, use CredentialUse, s Session, e SignInEvent) (int64, error)
+	// trip): the ceremony marked used, the credential's use (as
+	// RecordCredentialUse, with the same compare-and-set), the session (as
+	// CreateSession) and the sign-in record (as AppendSignIn), whose
+	// assigned ID it returns. Either all are written or nothing is:
+	// ErrReplayed when the ceremony was already used, ErrConflict when the
+	// counter did not move forward (or the session's token hash is taken),
+	// ErrNotFound when the credential or the session's user does not exist.
+	CompleteSignIn(ctx context.Context, c SignInCompletion) (int64, error)
 	// DeleteCredential also ends the sessions created with it, in the same
 	// step.
 	DeleteCredential(ctx context.Context, id string) error

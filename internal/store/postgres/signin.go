@@ -15,11 +15,22 @@ import (
 // instead of three. The session is inserted only for a credential row the
 // UPDATE matched, and the record only with the session, so when the
 // compare-and-set fails nothing is written and no row comes back.
+//
+// The ceremony, when one is given ($36 not empty), is marked used first;
+// ON CONFLICT DO NOTHING makes a concurrent second completion wait for the
+// first one's commit and then insert nothing, and the credential's update
+// requires the marker's row, so a replay writes nothing either.
 const completeSignInSQL = `
-	WITH used AS (
+	WITH ceremony AS (
+		INSERT INTO challenges (` + challengeColumns + `)
+		SELECT $36::text, $37, $38, $39, $40 WHERE $36::text <> ''
+		ON CONFLICT (id) DO NOTHING
+		RETURNING id
+	), used AS (
 		UPDATE credentials
 		SET sign_count = $1::bigint, backup_state = $2, last_used_at = $3
 		WHERE id = $4 AND ($1::bigint = 0 OR sign_count < $1::bigint)
+			AND ($36::text = '' OR EXISTS (SELECT 1 FROM ceremony))
 		RETURNING id
 	), session AS (
 		INSERT INTO sessions (` + sessionColumns + `)
@@ -39,14 +50,16 @@ const completeSignInSQL = `
 // (as AppendSignIn moves them) share one transaction, still one commit.
 // Only when it wrote nothing does a second query tell a missing credential
 // from a counter that did not move forward.
-func (s *Store) CompleteSignIn(ctx context.Context, credentialID string, use store.CredentialUse, ss store.Session, e store.SignInEvent) (int64, error) {
+func (s *Store) CompleteSignIn(ctx context.Context, c store.SignInCompletion) (int64, error) {
+	credentialID, use, ss, e, ch := c.CredentialID, c.Use, c.Session, c.Event, c.Ceremony
 	args := cleanArgs([]any{
 		int64(use.SignCount), use.BackupState, tsOrNull(use.UsedAt), credentialID,
 		blob(ss.TokenHash), ss.UserID, list(ss.Methods), nullIfEmpty(ss.CredentialID),
 		ts(ss.AuthTime), ts(ss.CreatedAt), ts(ss.LastSeenAt), ts(ss.ExpiresAt), ss.IP, ss.UserAgent,
 		ts(e.Time), e.UserID, e.Username, e.IP, e.UserAgent, e.App, e.Method, e.Result,
 		e.Reason, e.Detail, e.CredentialID, e.AAGUID, e.Model, e.PasskeyType, e.Phishing,
-		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access})
+		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access,
+		ch.ID, ch.Kind, ch.UserID, blob(ch.Data), ts(ch.ExpiresAt)})
 	var id int64
 	var err error
 	if !store.CountedSignIn(e) {
@@ -63,6 +76,16 @@ func (s *Store) CompleteSignIn(ctx context.Context, credentialID string, use sto
 		return id, mapErr(err)
 	}
 	var one int
+	if ch.ID != "" {
+		// Nothing was written: the marker is there only if another
+		// completion of this ceremony made it.
+		err := s.queryRow(ctx, `SELECT 1 FROM challenges WHERE id = $1`, ch.ID).Scan(&one)
+		if err == nil {
+			return 0, store.ErrReplayed
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return 0, mapErr(err)
+		}
+	}
 	if err := s.queryRow(ctx, `SELECT 1 FROM credentials WHERE id = $1`, credentialID).Scan(&one); err != nil {
 		return 0, mapErr(err)
 	}

@@ -47,7 +47,7 @@ func BenchmarkSignInWrites(b *testing.B) {
 				ev := store.SignInEvent{Time: now, UserID: u.ID, Username: u.Username, IP: ss.IP, UserAgent: ss.UserAgent,
 					Method: "passkey", Result: store.ResultSuccess, CredentialID: c.ID, PasskeyType: "synced"}
 				if mode == "OneTransaction" {
-					_, err = s.CompleteSignIn(ctx, c.ID, use, ss, ev)
+					_, err = s.CompleteSignIn(ctx, store.SignInCompletion{CredentialID: c.ID, Use: use, Session: ss, Event: ev})
 				} else if err = s.RecordCredentialUse(ctx, c.ID, use); err == nil {
 					if err = s.CreateSession(ctx, ss); err == nil {
 						_, err = s.AppendSignIn(ctx, ev)

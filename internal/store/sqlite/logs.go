@@ -36,14 +36,13 @@ func scanSignIn(row scanner) (store.SignInEvent, error) {
 // same transaction.
 func (s *Store) AppendSignIn(ctx context.Context, e store.SignInEvent) (int64, error) {
 	var id int64
-	if !store.CountedSignIn(e) {
-		err := s.write.QueryRowContext(ctx, appendSignInSQL, signInArgs(e)...).Scan(&id)
-		return id, mapErr(err)
-	}
-	err := s.write.inTx(ctx, func(t rawTx) error {
+	err := s.batch.do(ctx, func(t rawTx) error {
 		var err error
 		if id, err = t.queryInt64(appendSignInSQL, signInArgs(e)...); err != nil {
 			return mapErr(err)
+		}
+		if !store.CountedSignIn(e) {
+			return nil
 		}
 		return mapErr(countSignIn(e, func(query string, args ...any) error {
 			_, err := t.exec(query, args...)

@@ -9,9 +9,19 @@ import (
 // CompleteSignIn makes the three writes of a successful sign-in (and the
 // report counters AppendSignIn would move) one write transaction: one commit (one WAL append, one round of locking) and one
 // hold of the writer connection instead of three.
-func (s *Store) CompleteSignIn(ctx context.Context, credentialID string, use store.CredentialUse, ss store.Session, e store.SignInEvent) (int64, error) {
+func (s *Store) CompleteSignIn(ctx context.Context, c store.SignInCompletion) (int64, error) {
 	var id int64
-	err := s.write.inTx(ctx, func(t rawTx) error {
+	credentialID, use, ss, e := c.CredentialID, c.Use, c.Session, c.Event
+	err := s.batch.do(ctx, func(t rawTx) error {
+		if c.Ceremony.ID != "" {
+			n, err := t.exec(markCeremonySQL, c.Ceremony.ID, c.Ceremony.Kind, c.Ceremony.UserID, blob(c.Ceremony.Data), millis(c.Ceremony.ExpiresAt))
+			if err != nil {
+				return mapErr(err)
+			}
+			if n == 0 {
+				return store.ErrReplayed
+			}
+		}
 		n, err := t.exec(recordUseSQL, useArgs(credentialID, use)...)
 		if err != nil {
 			return mapErr(err)
@@ -42,3 +52,7 @@ func (s *Store) CompleteSignIn(ctx context.Context, credentialID string, use sto
 	}
 	return id, nil
 }
+
+// markCeremonySQL records a ceremony as used; a second completion of the
+// same ceremony inserts nothing.
+const markCeremonySQL = `INSERT INTO challenges (` + challengeColumns + `) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`

@@ -25,7 +25,7 @@ var completeSignInTests = []test{
 		ss := newSession(alice.ID, c.ID)
 		ss.UserAgent = "Bad \xff agent"
 		ev := signInOf(alice, c, at(time.Hour))
-		id, err := s.CompleteSignIn(ctx, c.ID, use, ss, ev)
+		id, err := s.CompleteSignIn(ctx, completion(c.ID, use, ss, ev))
 		ok(t, "CompleteSignIn", err)
 		if id <= before {
 			t.Fatalf("CompleteSignIn ID %d after %d, want increasing", id, before)
@@ -83,7 +83,7 @@ var completeSignInTests = []test{
 				ev := signInOf(alice, c, at(time.Hour))
 				ev.Detail = tc.name
 				id := tc.change(&c, &use, &ss)
-				_, err := s.CompleteSignIn(ctx, id, use, ss, ev)
+				_, err := s.CompleteSignIn(ctx, completion(id, use, ss, ev))
 				wantErr(t, "CompleteSignIn", err, tc.want)
 
 				got, err := s.GetCredential(ctx, c.ID)
@@ -112,8 +112,8 @@ var completeSignInTests = []test{
 		c.SignCount = 7
 		mustCredential(t, s, c)
 		errs := race(racers, func(i int) error {
-			_, err := s.CompleteSignIn(ctx, c.ID, store.CredentialUse{SignCount: 8, UsedAt: at(time.Second)},
-				newSession(alice.ID, c.ID), signInOf(alice, c, at(time.Second)))
+			_, err := s.CompleteSignIn(ctx, completion(c.ID, store.CredentialUse{SignCount: 8, UsedAt: at(time.Second)},
+				newSession(alice.ID, c.ID), signInOf(alice, c, at(time.Second))))
 			return err
 		})
 		exactlyOne(t, "CompleteSignIn", errs, store.ErrConflict)
@@ -123,6 +123,73 @@ var completeSignInTests = []test{
 			t.Fatalf("%d sign-in records after the race, want 1", len(list))
 		}
 	}},
+	{"CeremonyOnce", func(t *testing.T, s store.Store) {
+		// A ceremony marked used by one completion cannot complete again,
+		// even with a counter that moves forward: nothing of the second is
+		// written.
+		ctx := context.Background()
+		alice := mustUser(t, s, "alice")
+		c := newCredential(alice.ID)
+		c.SignCount = 5
+		mustCredential(t, s, c)
+		cer := store.Challenge{ID: "used-" + store.NewID(), Kind: "login-used", ExpiresAt: at(5 * time.Minute)}
+		first := completion(c.ID, store.CredentialUse{SignCount: 6, UsedAt: at(time.Second)}, newSession(alice.ID, c.ID), signInOf(alice, c, at(time.Second)))
+		first.Ceremony = cer
+		_, err := s.CompleteSignIn(ctx, first)
+		ok(t, "CompleteSignIn", err)
+		again := completion(c.ID, store.CredentialUse{SignCount: 7, UsedAt: at(2 * time.Second)}, newSession(alice.ID, c.ID), signInOf(alice, c, at(2*time.Second)))
+		again.Ceremony = cer
+		again.Event.Detail = "replay"
+		_, err = s.CompleteSignIn(ctx, again)
+		wantErr(t, "CompleteSignIn(same ceremony)", err, store.ErrReplayed)
+
+		got, err := s.GetCredential(ctx, c.ID)
+		ok(t, "GetCredential", err)
+		if got.SignCount != 6 {
+			t.Fatalf("counter %d after a replayed ceremony, want 6 (the first completion's)", got.SignCount)
+		}
+		_, err = s.GetSession(ctx, again.Session.TokenHash)
+		wantErr(t, "GetSession(replay)", err, store.ErrNotFound)
+		list, err := s.ListSignIns(ctx, store.SignInFilter{UserID: alice.ID})
+		ok(t, "ListSignIns", err)
+		if len(list) != 1 {
+			t.Fatalf("%d sign-in records after a replayed ceremony, want 1", len(list))
+		}
+
+		// The marker is swept with the expired challenges; a ceremony's
+		// own expiry refuses it long before that matters.
+		n, err := s.DeleteExpiredChallenges(ctx, at(5*time.Minute))
+		ok(t, "DeleteExpiredChallenges", err)
+		if n != 1 {
+			t.Fatalf("DeleteExpiredChallenges removed %d rows, want the marker", n)
+		}
+	}},
+	{"CeremonyRace", func(t *testing.T, s store.Store) {
+		// The same ceremony completed in parallel, each with a counter
+		// that would be accepted on its own: exactly one wins.
+		ctx := context.Background()
+		alice := mustUser(t, s, "alice")
+		c := newCredential(alice.ID)
+		c.SignCount = 0
+		mustCredential(t, s, c)
+		cer := store.Challenge{ID: "used-" + store.NewID(), Kind: "login-used", ExpiresAt: at(5 * time.Minute)}
+		errs := race(racers, func(i int) error {
+			sc := completion(c.ID, store.CredentialUse{UsedAt: at(time.Second)}, newSession(alice.ID, c.ID), signInOf(alice, c, at(time.Second)))
+			sc.Ceremony = cer
+			_, err := s.CompleteSignIn(ctx, sc)
+			return err
+		})
+		exactlyOne(t, "CompleteSignIn", errs, store.ErrReplayed)
+		list, err := s.ListSignIns(ctx, store.SignInFilter{UserID: alice.ID})
+		ok(t, "ListSignIns", err)
+		if len(list) != 1 {
+			t.Fatalf("%d sign-in records after the race, want 1", len(list))
+		}
+	}},
+}
+
+func completion(credentialID string, use store.CredentialUse, ss store.Session, ev store.SignInEvent) store.SignInCompletion {
+	return store.SignInCompletion{CredentialID: credentialID, Use: use, Session: ss, Event: ev}
 }
 
 // completeSignInCounterTests: a sign-in completed with CompleteSignIn
@@ -140,9 +207,9 @@ var completeSignInCounterTests = []test{
 		mustCredential(t, s, c)
 		ev := signInOf(alice, c, day0.Add(time.Hour))
 		ev.Access = `[]`
-		_, err := s.CompleteSignIn(ctx, c.ID, store.CredentialUse{SignCount: 6, UsedAt: day0}, newSession(alice.ID, c.ID), ev)
+		_, err := s.CompleteSignIn(ctx, completion(c.ID, store.CredentialUse{SignCount: 6, UsedAt: day0}, newSession(alice.ID, c.ID), ev))
 		ok(t, "CompleteSignIn", err)
-		_, err = s.CompleteSignIn(ctx, c.ID, store.CredentialUse{SignCount: 6, UsedAt: day0}, newSession(alice.ID, c.ID), ev)
+		_, err = s.CompleteSignIn(ctx, completion(c.ID, store.CredentialUse{SignCount: 6, UsedAt: day0}, newSession(alice.ID, c.ID), ev))
 		wantErr(t, "CompleteSignIn with the same counter", err, store.ErrConflict)
 		mustAppend(t, s, ev)
 		got, err := rs.SignInDays(ctx, day0)

@@ -1,0 +1,244 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Group commit. SQLite has one writer, and the cost of a write transaction
+// is mostly its commit: every page it changed goes to the WAL (two pwrite
+// calls a page) and the WAL's locks are taken and released. Sign-ins that
+// arrive together change many of the same pages (the rightmost leaves of
+// the sign-in log and its indexes, the day's report counters), so the hot
+// writes (a sign-in's completion, the sign-in log) are queued to one
+// goroutine that runs whatever is waiting in one transaction, each write in
+// a savepoint of its own, and commits once. Every caller still returns
+// only after the commit that holds its write: an acknowledged write is as
+// durable as before, and a write that fails rolls back to its savepoint
+// without touching the others. Nothing waits to fill a batch: a write that
+// arrives alone is committed alone, at once; batches form only while the
+// previous commit is under way, which is exactly when waiting is cheaper
+// than committing (docs/performance.md, issue 14).
+
+// maxBatch bounds one transaction: past this the latency of the last
+// write in it would grow for little saving per write.
+const maxBatch = 64
+
+type batchOp struct {
+	ctx context.Context
+	fn  func(t rawTx) error
+	err chan error // buffered: the committer never waits for the caller
+}
+
+type committer struct {
+	w     db
+	queue chan *batchOp
+	quit  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+	// Batches and ops count what group commit does (tests, benchmarks).
+	mu           sync.Mutex
+	batches, ops int64
+}
+
+func newCommitter(w db) *committer {
+	c := &committer{w: w, queue: make(chan *batchOp, maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
+	go c.loop()
+	return c
+}
+
+var errClosed = errors.New("sqlite: store closed")
+
+// do runs fn in a write transaction shared with other writes queued at
+// the same time, and returns once that transaction has committed (nil) or
+// fn's own error, or the commit's. fn must not keep t after it returns,
+// and it sees its own writes and those of the batch's earlier writes.
+//
+// A caller whose ctx ends while its write is queued gets ctx's error and
+// its write is not run; once the write has started it runs to its end
+// (the caller then learns whether it was committed).
+func (c *committer) do(ctx context.Context, fn func(t rawTx) error) error {
+	op := &batchOp{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	select {
+	case c.queue <- op:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.quit:
+		return errClosed
+	}
+	return <-op.err
+}
+
+func (c *committer) loop() {
+	defer close(c.done)
+	ops := make([]*batchOp, 0, maxBatch)
+	for {
+		select {
+		case op := <-c.queue:
+			ops = append(ops[:0], op)
+		case <-c.quit:
+			// Writes queued before Close still run.
+			for {
+				select {
+				case op := <-c.queue:
+					c.run([]*batchOp{op})
+				default:
+					return
+				}
+			}
+		}
+	collect:
+		for len(ops) < maxBatch {
+			select {
+			case op := <-c.queue:
+				ops = append(ops, op)
+			default:
+				break collect
+			}
+		}
+		c.run(ops)
+	}
+}
+
+// close stops the committer after the writes already queued.
+func (c *committer) close() {
+	c.once.Do(func() { close(c.quit) })
+	<-c.done
+}
+
+// stats reports how many transactions committed how many writes.
+func (c *committer) stats() (batches, ops int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.batches, c.ops
+}
+
+// run runs one batch and tells every caller its outcome.
+func (c *committer) run(ops []*batchOp) {
+	errs := make([]error, len(ops))
+	err := c.transact(ops, errs)
+	committed := 0
+	for i, op := range ops {
+		e := errs[i]
+		if e == nil && err != nil {
+			e = err
+		}
+		if e == nil {
+			committed++
+		}
+		op.err <- e
+	}
+	if committed > 0 {
+		c.mu.Lock()
+		c.batches++
+		c.ops += int64(committed)
+		c.mu.Unlock()
+	}
+}
+
+// transact runs ops in one transaction. It sets errs[i] to op i's own
+// error and returns an error that applies to every op without one (the
+// transaction could not begin or commit).
+func (c *committer) transact(ops []*batchOp, errs []error) error {
+	// Statements run without the callers' deadlines: once a batch has
+	// begun, stopping one statement midway would cost the whole batch a
+	// rollback, and a context without Done spares the driver a goroutine
+	// per statement.
+	ctx := context.Background()
+	conn, err := c.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		dconn, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("sqlite: driver connection %T", dc)
+		}
+		cache, _ := c.w.raw.LoadOrStore(dconn, new(sync.Map))
+		t := rawTx{ctx: ctx, conn: dconn, stmts: cache.(*sync.Map)}
+		if _, err := t.exec("BEGIN IMMEDIATE"); err != nil {
+			return err
+		}
+		ran := 0
+		for i, op := range ops {
+			if err := op.ctx.Err(); err != nil {
+				errs[i] = err
+				continue
+			}
+			op := rawTx{ctx: context.WithoutCancel(op.ctx), conn: dconn, stmts: t.stmts}
+			if len(ops) == 1 {
+				// Alone in its transaction: no savepoint needed.
+				if errs[i] = ops[i].fn(op); errs[i] != nil {
+					return rollback(t, nil)
+				}
+				ran++
+				continue
+			}
+			if _, err := t.exec("SAVEPOINT w"); err != nil {
+				return rollback(t, err)
+			}
+			if errs[i] = ops[i].fn(op); errs[i] != nil {
+				// Undo this write only; the batch goes on.
+				if _, err := t.exec("ROLLBACK TO w"); err != nil {
+					return rollback(t, err)
+				}
+			}
+			if _, err := t.exec("RELEASE w"); err != nil {
+				return rollback(t, err)
+			}
+			if errs[i] == nil {
+				ran++
+			}
+		}
+		if ran == 0 {
+			return rollback(t, nil)
+		}
+		if _, err := t.exec("COMMIT"); err != nil {
+			rollback(t, nil)
+			return err
+		}
+		return nil
+	})
+}
+
+// rollback ends the transaction and returns err. A rollback that fails
+// leaves the connection in an unknown state: it is discarded.
+func rollback(t rawTx, err error) error {
+	if _, rerr := t.exec("ROLLBACK"); rerr != nil {
+		return errors.Join(err, rerr, driver.ErrBadConn)
+	}
+	return err
+}
+
+// checkpointEvery is how often the WAL is copied back into the database
+// file by a connection of its own (see checkpointer).
+const checkpointEvery = 500 * time.Millisecond
+
+// checkpointer copies the WAL into the database file in the background.
+// By default SQLite does that in the writer, in the commit that takes the
+// WAL past 1,000 pages: that commit, and every write queued behind it,
+// waits for the copy and its fsync calls. A PASSIVE checkpoint on another
+// connection copies what it can without blocking the writer or readers, on
+// another core; the writer's own automatic checkpoint is left at a high
+// threshold (dsn) as a backstop should this one fall behind.
+func checkpointer(db *sql.DB, quit <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-quit:
+			return
+		case <-t.C:
+			// Errors (SQLITE_BUSY from another process's checkpoint) only
+			// mean this round copied less; the next one tries again.
+			_, _ = db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
+}
