@@ -81,11 +81,16 @@ bench exits with status 1 when any sign-in failed.`,
 			if err != nil {
 				return err
 			}
+			stopProfile, err := startCPUProfile(e.cpuProfile)
+			if err != nil {
+				return err
+			}
 			res, err := loadgen.Run(ctx, loadgen.Config{
 				Target: targets[0], Targets: targets, Origin: rp.Origins[0], RPID: rp.ID, Passkeys: passkeys,
 				Concurrency: concurrency, Duration: duration, Warmup: warmup, Rate: paceRate,
 				Progress: e.stdout, ProgressEvery: progress, ServerPID: serverPID,
 			})
+			stopProfile()
 			if err != nil {
 				return err
 			}
@@ -108,5 +113,6 @@ bench exits with status 1 when any sign-in failed.`,
 	f.DurationVar(&warmup, "warmup", 3*time.Second, "how long to run the load before measuring (0 for none)")
 	f.DurationVar(&progress, "progress", 2*time.Second, "how often to print a progress line")
 	f.IntVar(&serverPID, "server-pid", 0, "process ID of the server, to report its CPU time per sign-in (Linux: read from /proc)")
+	f.StringVar(&e.cpuProfile, "cpu-profile", "", "write a CPU profile of the load generator (warm-up and measurement) to this file (go tool pprof)")
 	return c
 }

@@ -53,17 +53,11 @@ func (e *env) serve(ctx context.Context) error {
 	// the CPU profile covers the whole run, the allocation profile is
 	// written as the server stops. A file that cannot be created is refused
 	// before anything starts.
-	if e.cpuProfile != "" {
-		f, err := os.Create(e.cpuProfile)
-		if err != nil {
-			return fmt.Errorf("--cpu-profile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("--cpu-profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile(e.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	if e.memProfile != "" {
 		f, err := os.Create(e.memProfile)
 		if err != nil {
@@ -143,6 +137,26 @@ func (e *env) serve(ctx context.Context) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// startCPUProfile starts a CPU profile to path (none when path is empty)
+// and returns what stops it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func dbKind(url string) string {

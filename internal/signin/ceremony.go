@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -146,7 +147,13 @@ func (s *Service) openCeremony(id string) (sealed, string, error) {
 		return sealed{}, "", bad
 	}
 	c.UserID, c.Data = string(rest[1:1+n]), rest[1+n:]
-	return c, "used-" + base64.RawURLEncoding.EncodeToString(raw[:ns]), nil
+	// The marker's name starts with the ceremony's expiry, so markers are
+	// inserted in (nearly) increasing key order: they land on the
+	// rightmost pages of the challenges table, which a batch of sign-ins
+	// shares, not on a random page each. The nonce makes it unique.
+	var exp [8]byte
+	binary.BigEndian.PutUint64(exp[:], uint64(c.ExpiresAt.UnixMilli()))
+	return c, "used-" + hex.EncodeToString(exp[2:]) + base64.RawURLEncoding.EncodeToString(raw[:ns]), nil
 }
 
 // openSignInCeremony opens a sign-in ceremony and checks its kind and

@@ -198,9 +198,13 @@ func (s *Service) finishSignIn(ctx context.Context, ceremonyID string, response 
 	if err != nil {
 		return Result{}, err
 	}
-	groups, err := s.Groups(ctx, u.ID)
-	if err != nil {
-		return Result{}, err
+	// A policy that names no group decides the same for everyone: the
+	// user's groups are read only when it names some.
+	var groups []string
+	if len(p.ReferencedGroups()) > 0 {
+		if groups, err = s.Groups(ctx, u.ID); err != nil {
+			return Result{}, err
+		}
 	}
 	if v := methods.PasskeyAllowed(p, groups, passkey.FactsOf(cred)); !v.OK {
 		return Result{}, signInRefusal(v)
