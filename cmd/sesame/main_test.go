@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -474,6 +475,27 @@ func TestSeed(t *testing.T) {
 		t.Fatalf("seeded user:\n%s", r.stdout)
 	}
 	mustFail(t, sesame(t, dir, nil, "seed", "--users", "0"), 2, "--users must be")
+	mustFail(t, sesame(t, dir, nil, "seed", "--users", "31", "--signins", "-1"), 2, "--signins 0 to")
+
+	// Sign-in records for the users that exist, counted by the report.
+	r = mustOK(t, sesame(t, dir, nil, "seed", "--users", "31", "--signins", "200"))
+	if !strings.Contains(r.stdout, "Added 200 sign-in records") {
+		t.Fatalf("seed --signins output:\n%s", r.stdout)
+	}
+	r = mustOK(t, sesame(t, dir, nil, "report", "rollout", "--format", "json"))
+	var rep struct {
+		Overall struct {
+			SignIns []struct{ Days, Passkey int } `json:"sign_ins"`
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	// 180 successes at random times in the last 90 days: the last 30
+	// days miss every one of them with probability (2/3)^180.
+	if n := len(rep.Overall.SignIns); n == 0 || rep.Overall.SignIns[n-1].Passkey == 0 {
+		t.Fatalf("the roll-out report does not count the seeded sign-ins:\n%s", r.stdout)
+	}
 }
 
 // TestGroupNamedByPolicy: a group a policy names cannot be deleted (a

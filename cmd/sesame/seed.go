@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,21 +24,28 @@ import (
 // stored, listed and looked up, not used (`sesame bench` registers its own
 // users through the real ceremony).
 func (e *env) seedCmd() *cobra.Command {
-	var users, perUser, workers int
+	var users, perUser, workers, signins int
 	c := &cobra.Command{
 		Use:   "seed",
 		Short: "Fill the database with many users and passkeys (for measuring at scale; not for production data)",
 		Args:  cobra.NoArgs,
 		RunE: e.run(func(cmd *cobra.Command, a *app.App, _ []string) error {
-			if users < 1 || users > 10_000_000 || perUser < 0 || perUser > 20 || workers < 1 || workers > 256 {
-				return usageError{fmt.Errorf("--users must be 1 to 10,000,000, --passkeys-per-user 0 to 20, --workers 1 to 256")}
+			if users < 1 || users > 10_000_000 || perUser < 0 || perUser > 20 || workers < 1 || workers > 256 || signins < 0 || signins > 100_000_000 {
+				return usageError{fmt.Errorf("--users must be 1 to 10,000,000, --passkeys-per-user 0 to 20, --workers 1 to 256, --signins 0 to 100,000,000")}
 			}
-			return e.seed(cmd.Context(), a, users, perUser, workers)
+			if err := e.seed(cmd.Context(), a, users, perUser, workers); err != nil {
+				return err
+			}
+			if signins == 0 {
+				return nil
+			}
+			return e.seedSignIns(cmd.Context(), a, signins, workers)
 		}),
 	}
 	c.Flags().IntVar(&users, "users", 100_000, "users to create (seed-0000001 ...); existing ones are skipped")
 	c.Flags().IntVar(&perUser, "passkeys-per-user", 2, "passkeys per new user")
 	c.Flags().IntVar(&workers, "workers", 8, "concurrent writers (PostgreSQL benefits; SQLite has one writer anyway)")
+	c.Flags().IntVar(&signins, "signins", 0, "sign-in records to add to the log, spread over the users and the last 90 days (added on every run)")
 	return c
 }
 
@@ -92,6 +100,73 @@ feed:
 	}
 	fmt.Fprintf(e.stdout, "Created %d users with %d passkeys (%d existed already) in %s.\n",
 		created.Load(), passkeys.Load(), skipped.Load(), time.Since(start).Round(time.Millisecond))
+	return failed
+}
+
+// seedSignIns appends n sign-in records for the database's users, at
+// random times in the last 90 days, nine in ten of them passkey successes,
+// through the same store call as real sign-ins (so the report's counters
+// move too).
+func (e *env) seedSignIns(ctx context.Context, a *app.App, n, workers int) error {
+	us, err := a.Store.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if len(us) == 0 {
+		return errors.New("no users to sign in")
+	}
+	start := time.Now()
+	now := a.Now()
+	var done atomic.Int64
+	jobs := make(chan int)
+	errc := make(chan error, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				u := us[i%len(us)]
+				ev := store.SignInEvent{
+					Time: now.Add(-time.Duration(mrand.Int64N(int64(90 * 24 * time.Hour)))), UserID: u.ID, Username: u.Username,
+					IP: "192.0.2.1", UserAgent: "sesame-seed/1", Method: "passkey", Result: store.ResultSuccess, PasskeyType: "synced",
+				}
+				if i%10 == 9 {
+					ev.Result, ev.Reason = store.ResultFailure, "verification_failed"
+				}
+				if _, err := a.Store.AppendSignIn(ctx, ev); err != nil {
+					errc <- err
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	var failed error
+feed:
+	for i := 0; i < n; i++ {
+		select {
+		case jobs <- i:
+		case failed = <-errc:
+			break feed
+		case <-ctx.Done():
+			failed = ctx.Err()
+			break feed
+		case <-tick.C:
+			i--
+			d := done.Load()
+			fmt.Fprintf(e.stdout, "  %d/%d sign-in records (%.0f/s)\n", d, n, float64(d)/time.Since(start).Seconds())
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if failed == nil {
+		select {
+		case failed = <-errc:
+		default:
+		}
+	}
+	fmt.Fprintf(e.stdout, "Added %d sign-in records in %s.\n", done.Load(), time.Since(start).Round(time.Millisecond))
 	return failed
 }
 
