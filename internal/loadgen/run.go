@@ -3,6 +3,11 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -268,6 +273,7 @@ type runner struct {
 	measuring atomic.Bool
 	ok        atomic.Int64 // measured successes, for the progress lines
 	failed    atomic.Int64
+	keys      sync.Map // credential ID -> *ecdsa.PrivateKey (key)
 }
 
 // worker signs in one user after another and keeps its own samples, so
@@ -411,20 +417,70 @@ func (r *runner) assert(p Passkey, options json.RawMessage) (json.RawMessage, er
 	if opts.RelyingPartyID != "" && opts.RelyingPartyID != r.rp.ID {
 		return nil, &failure{kind: "begin: RP ID differs", detail: fmt.Sprintf("the server asks for RP ID %q, the bench passkeys are for %q: give bench the server's --url", opts.RelyingPartyID, r.rp.ID)}
 	}
-	// A fresh Credential per signature: virtualwebauthn's Key is not safe
-	// for concurrent use, and two workers may sign as one user.
-	cred := virtualwebauthn.NewCredentialWithImportedKey(virtualwebauthn.KeyTypeEC2, p.PrivateKey)
-	cred.ID = p.CredentialID
-	if len(opts.AllowCredentials) > 0 && !cred.IsAllowedForAssertion(*opts) {
+	if len(opts.AllowCredentials) > 0 && !slices.Contains(opts.AllowCredentials, base64.RawURLEncoding.EncodeToString(p.CredentialID)) {
 		return nil, &failure{kind: "begin: passkey not in the allow list", detail: "a discoverable ceremony was expected (empty allow list)"}
 	}
-	auth := virtualwebauthn.Authenticator{Options: benchAuthenticator}
-	auth.Options.UserHandle = []byte(p.UserID)
-	var resp string
-	if err := recovered(func() { resp = virtualwebauthn.CreateAssertionResponse(r.rp, auth, cred, *opts) }); err != nil {
+	key, err := r.key(p)
+	if err != nil {
+		return nil, &failure{kind: "sign: unreadable bench key", detail: err.Error()}
+	}
+	resp, err := signAssertion(r.rp, key, p, opts.Challenge)
+	if err != nil {
 		return nil, &failure{kind: "sign: software authenticator failed", detail: err.Error()}
 	}
-	return json.RawMessage(resp), nil
+	return resp, nil
+}
+
+// key returns p's private key, parsed once per run: parsing PKCS #8 at
+// every signature (as virtualwebauthn's Key does) was a sixth of the load
+// generator's CPU, which the server then could not use.
+func (r *runner) key(p Passkey) (*ecdsa.PrivateKey, error) {
+	if k, ok := r.keys.Load(string(p.CredentialID)); ok {
+		return k.(*ecdsa.PrivateKey), nil
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(p.PrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	k, ok := parsed.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("bench key is a %T, want P-256", parsed)
+	}
+	r.keys.Store(string(p.CredentialID), k)
+	return k, nil
+}
+
+// signAssertion is the software authenticator's answer to a discoverable
+// sign-in, as virtualwebauthn.CreateAssertionResponse makes it (user
+// present and verified, backed up, no counter), with an already parsed
+// key.
+func signAssertion(rp virtualwebauthn.RelyingParty, key *ecdsa.PrivateKey, p Passkey, challenge []byte) (json.RawMessage, error) {
+	clientData, err := json.Marshal(struct {
+		Type      string `json:"type"`
+		Challenge string `json:"challenge"`
+		Origin    string `json:"origin"`
+	}{"webauthn.get", base64.RawURLEncoding.EncodeToString(challenge), rp.Origin})
+	if err != nil {
+		return nil, err
+	}
+	rpIDHash := sha256.Sum256([]byte(rp.ID))
+	// UP | UV | BE | BS, and a zero signature counter.
+	authData := append(rpIDHash[:], 0x01|0x04|0x08|0x10, 0, 0, 0, 0)
+	clientHash := sha256.Sum256(clientData)
+	digest := sha256.Sum256(append(slices.Clone(authData), clientHash[:]...))
+	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	if err != nil {
+		return nil, err
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	id := b64(p.CredentialID)
+	return json.Marshal(map[string]any{
+		"type": "public-key", "id": id, "rawId": id,
+		"response": map[string]string{
+			"clientDataJSON": b64(clientData), "authenticatorData": b64(authData),
+			"signature": b64(sig), "userHandle": b64([]byte(p.UserID)),
+		},
+	})
 }
 
 // call makes one request and decodes its JSON answer into out.
