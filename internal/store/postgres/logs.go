@@ -75,6 +75,14 @@ func countSignIn(ctx context.Context, tx pgx.Tx, e store.SignInEvent) error {
 		day, method, user); err != nil {
 		return err
 	}
+	return countReportOnly(ctx, tx, e)
+}
+
+// countReportOnly moves the counters of a counted sign-in's report-only
+// Conditional Access outcomes, in tx.
+func countReportOnly(ctx context.Context, tx pgx.Tx, e store.SignInEvent) error {
+	day := store.DayNumber(e.Time)
+	user := store.CleanText(e.UserID)
 	for _, o := range store.ReportOnlyOutcomes(e.Access) {
 		policy := store.CleanText(o.Policy)
 		if _, err := tx.Exec(ctx, `

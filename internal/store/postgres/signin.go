@@ -20,6 +20,10 @@ import (
 // ON CONFLICT DO NOTHING makes a concurrent second completion wait for the
 // first one's commit and then insert nothing, and the credential's update
 // requires the marker's row, so a replay writes nothing either.
+//
+// The roll-out report's daily counters ($41: the day, NULL when the
+// record is not counted) move in the same statement, as countSignIn moves
+// them for AppendSignIn, and only with the session.
 const completeSignInSQL = `
 	WITH ceremony AS (
 		INSERT INTO challenges (` + challengeColumns + `)
@@ -36,6 +40,13 @@ const completeSignInSQL = `
 		INSERT INTO sessions (` + sessionColumns + `)
 		SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM used
 		RETURNING user_id
+	), daily AS (
+		INSERT INTO signin_daily (day, group_id, method, count)
+		SELECT $41::integer, '', $21::text, 1 FROM session WHERE $41::integer IS NOT NULL
+		UNION ALL
+		SELECT $41::integer, m.group_id, $21::text, 1 FROM session, group_members m
+		WHERE $41::integer IS NOT NULL AND m.user_id = $16
+		ON CONFLICT (day, group_id, method) DO UPDATE SET count = signin_daily.count + 1
 	)
 	INSERT INTO signins (time, user_id, username, ip, user_agent, app, method, result,
 		reason, detail, credential_id, aaguid, model, passkey_type, phishing,
@@ -44,14 +55,18 @@ const completeSignInSQL = `
 	FROM session
 	RETURNING id`
 
-// CompleteSignIn is one statement (completeSignInSQL), one round trip,
-// unless the record is one the report counters count (store.CountedSignIn,
-// as a successful passkey sign-in is): then the statement and the counters
-// (as AppendSignIn moves them) share one transaction, still one commit.
-// Only when it wrote nothing does a second query tell a missing credential
-// from a counter that did not move forward.
+// CompleteSignIn is one statement (completeSignInSQL): one round trip and
+// one commit, with the daily counters. Only a record with report-only
+// Conditional Access outcomes needs a transaction around it, for the
+// counters of those outcomes (countReportOnly), still one commit. Only when
+// it wrote nothing does a second query tell a replayed ceremony, a missing
+// credential and a counter that did not move forward apart.
 func (s *Store) CompleteSignIn(ctx context.Context, c store.SignInCompletion) (int64, error) {
 	credentialID, use, ss, e, ch := c.CredentialID, c.Use, c.Session, c.Event, c.Ceremony
+	var day any
+	if store.CountedSignIn(e) {
+		day = store.DayNumber(e.Time)
+	}
 	args := cleanArgs([]any{
 		int64(use.SignCount), use.BackupState, tsOrNull(use.UsedAt), credentialID,
 		blob(ss.TokenHash), ss.UserID, list(ss.Methods), nullIfEmpty(ss.CredentialID),
@@ -59,17 +74,17 @@ func (s *Store) CompleteSignIn(ctx context.Context, c store.SignInCompletion) (i
 		ts(e.Time), e.UserID, e.Username, e.IP, e.UserAgent, e.App, e.Method, e.Result,
 		e.Reason, e.Detail, e.CredentialID, e.AAGUID, e.Model, e.PasskeyType, e.Phishing,
 		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access,
-		ch.ID, ch.Kind, ch.UserID, blob(ch.Data), ts(ch.ExpiresAt)})
+		ch.ID, ch.Kind, ch.UserID, blob(ch.Data), ts(ch.ExpiresAt), day})
 	var id int64
 	var err error
-	if !store.CountedSignIn(e) {
+	if day == nil || len(store.ReportOnlyOutcomes(e.Access)) == 0 {
 		err = s.pool.QueryRow(ctx, completeSignInSQL, args...).Scan(&id)
 	} else {
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			if err := tx.QueryRow(ctx, completeSignInSQL, args...).Scan(&id); err != nil {
 				return err
 			}
-			return countSignIn(ctx, tx, e)
+			return countReportOnly(ctx, tx, e)
 		})
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {

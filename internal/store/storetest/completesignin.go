@@ -219,6 +219,33 @@ var completeSignInCounterTests = []test{
 			{Day: day0, GroupID: g.ID, Method: "passkey", Count: 2},
 		})
 	}},
+	{"CountsReportOnly", func(t *testing.T, s store.Store) {
+		// A sign-in with report-only outcomes moves those counters too, in
+		// the same step as the rest.
+		ctx := context.Background()
+		rs := reportStore(t, s)
+		alice := mustUser(t, s, "alice")
+		c := newCredential(alice.ID)
+		c.SignCount = 5
+		mustCredential(t, s, c)
+		ev := signInOf(alice, c, day0.Add(time.Hour))
+		ev.Access = `[{"policy":"admins","state":"report-only","outcome":"block"}]`
+		_, err := s.CompleteSignIn(ctx, completion(c.ID, store.CredentialUse{SignCount: 6, UsedAt: day0}, newSession(alice.ID, c.ID), ev))
+		ok(t, "CompleteSignIn", err)
+		days, err := rs.ReportOnlyDays(ctx, day0)
+		ok(t, "ReportOnlyDays", err)
+		if len(days) != 1 || days[0].Policy != "admins" || days[0].Count != 1 {
+			t.Fatalf("ReportOnlyDays after a completed sign-in: %+v", days)
+		}
+		users, err := rs.ReportOnlyUsers(ctx, day0)
+		ok(t, "ReportOnlyUsers", err)
+		if len(users) != 1 || users[0].UserID != alice.ID {
+			t.Fatalf("ReportOnlyUsers after a completed sign-in: %+v", users)
+		}
+		got, err := rs.SignInDays(ctx, day0)
+		ok(t, "SignInDays", err)
+		same(t, "SignInDays", got, []store.SignInDay{{Day: day0, GroupID: "", Method: "passkey", Count: 1}})
+	}},
 }
 
 func signInOf(u store.User, c store.Credential, when time.Time) store.SignInEvent {
