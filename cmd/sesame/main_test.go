@@ -430,7 +430,7 @@ func TestOperatorEndpoints(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`sesame_signins_total{method="passkey",reason="challenge_unknown",result="failure"} 1`, `sesame_http_request_duration_seconds_bucket{code="4xx",route="/signin/passkey/finish"`, "sesame_db_connections_open"} {
+	for _, want := range []string{`sesame_signins_total{method="passkey",reason="challenge_unknown",result="failure"} 1`, `sesame_http_request_duration_seconds_bucket{code="4xx",route="/signin/passkey/finish"`, "sesame_db_connections_open", "sesame_db_write_transactions_total", "sesame_db_batched_writes_total"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -125,6 +125,9 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 			return ops.DBStats{Open: s.OpenConnections, InUse: s.InUse, Idle: s.Idle, Max: s.MaxOpenConnections}
 		})
 	}
+	if p, ok := st.(interface{ WriteBatches() (int64, int64) }); ok {
+		a.Metrics.RegisterWriteBatches(p.WriteBatches)
+	}
 	a.Dir = &directory.Service{Store: st, Now: now, GroupUsers: a.groupUsers, GroupRenamed: a.groupRenamed}
 	a.Policies = &methods.Policies{Store: st, Now: now}
 	a.Strengths = &methods.Strengths{Store: st, Now: now}

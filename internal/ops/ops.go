@@ -132,6 +132,20 @@ func (m *Metrics) RegisterDB(stats func() DBStats) {
 	)
 }
 
+// RegisterWriteBatches exports how a store's group commit is doing: how
+// many write transactions committed how many writes (sqlite.Store). Their
+// ratio is the average batch; near 1 means writes do not queue.
+func (m *Metrics) RegisterWriteBatches(stats func() (transactions, writes int64)) {
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sesame_db_write_transactions_total",
+			Help: "Write transactions committed by the group commit."},
+			func() float64 { t, _ := stats(); return float64(t) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sesame_db_batched_writes_total",
+			Help: "Writes committed by the group commit (several may share a transaction)."},
+			func() float64 { _, w := stats(); return float64(w) }),
+	)
+}
+
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})

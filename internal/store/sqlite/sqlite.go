@@ -24,7 +24,6 @@ import (
 	"io"
 	"io/fs"
 	"net/url"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -346,9 +345,6 @@ func (s *Store) Close() error {
 
 func (s *Store) close() error {
 	s.batch.close()
-	if b, o := s.batch.stats(); os.Getenv("SESAME_DEBUG_BATCH") != "" {
-		fmt.Fprintf(os.Stderr, "batches %d ops %d\n", b, o)
-	}
 	close(s.ckptQuit)
 	<-s.ckptDone
 	s.ckpt.Close()
@@ -368,6 +364,10 @@ func (s *Store) close() error {
 	}
 	return errors.Join(s.read.Close(), s.write.Close())
 }
+
+// WriteBatches reports how many write transactions the group commit
+// (batch.go) committed and how many writes they held.
+func (s *Store) WriteBatches() (transactions, writes int64) { return s.batch.stats() }
 
 // Ping reports whether the database file can be read (for readiness
 // checks). It reads the file header through the read pool, so it does not
