@@ -292,6 +292,10 @@ type Store interface {
 	CreateCredential(ctx context.Context, c Credential) error
 	GetCredential(ctx context.Context, id string) (Credential, error)
 	GetCredentialByCredentialID(ctx context.Context, credentialID []byte) (Credential, error)
+	// GetCredentialWithUser returns the passkey with this WebAuthn credential ID
+	// and the user it belongs to, read together (one statement). ErrNotFound
+	// when no passkey has this ID.
+	GetCredentialWithUser(ctx context.Context, credentialID []byte) (Credential, User, error)
 	ListCredentials(ctx context.Context, userID string) ([]Credential, error) // ordered by creation
 	// RecordCredentialUse stores the outcome of a sign-in. It is a
 	// compare-and-set on the counter: when use.SignCount is non-zero it must
@@ -343,6 +347,10 @@ type Store interface {
 	// delete (signing out twice is not an error).
 	CreateSession(ctx context.Context, s Session) error
 	GetSession(ctx context.Context, tokenHash []byte) (Session, error)
+	// GetSessionWithUser returns the session with this token hash and its user,
+	// read together (one statement). ErrNotFound when there is no such session
+	// (or, should it ever happen, its user is gone).
+	GetSessionWithUser(ctx context.Context, tokenHash []byte) (Session, User, error)
 	TouchSession(ctx context.Context, tokenHash []byte, now time.Time) error
 	DeleteSession(ctx context.Context, tokenHash []byte) error
 	DeleteUserSessions(ctx context.Context, userID string) error

@@ -17,21 +17,35 @@ const credentialColumns = `id, user_id, credential_id, public_key, algorithm, aa
 	attestation_format, attestation_trust, transports, sign_count, backup_eligible,
 	backup_state, name, created_at, last_used_at`
 
+// credentialRow is what a row of credentialColumns scans into: dest
+// appends the scan destinations in column order, finish makes the
+// store.Credential of them (see userRow).
+type credentialRow struct {
+	c         store.Credential
+	signCount int64
+	created   time.Time
+	lastUsed  *time.Time
+}
+
+func (r *credentialRow) dest(to []any) []any {
+	return append(to, &r.c.ID, &r.c.UserID, &r.c.CredentialID, &r.c.PublicKey, &r.c.Algorithm, &r.c.AAGUID,
+		&r.c.AttestationFormat, &r.c.AttestationTrust, &r.c.Transports, &r.signCount, &r.c.BackupEligible,
+		&r.c.BackupState, &r.c.Name, &r.created, &r.lastUsed)
+}
+
+func (r *credentialRow) finish() store.Credential {
+	r.c.Transports = fromList(r.c.Transports)
+	r.c.SignCount = uint32(r.signCount)
+	r.c.CreatedAt, r.c.LastUsedAt = fromTS(r.created), fromNullTS(r.lastUsed)
+	return r.c
+}
+
 func scanCredential(row pgx.Row) (store.Credential, error) {
-	var c store.Credential
-	var signCount int64
-	var created time.Time
-	var lastUsed *time.Time
-	err := row.Scan(&c.ID, &c.UserID, &c.CredentialID, &c.PublicKey, &c.Algorithm, &c.AAGUID,
-		&c.AttestationFormat, &c.AttestationTrust, &c.Transports, &signCount, &c.BackupEligible,
-		&c.BackupState, &c.Name, &created, &lastUsed)
-	if err != nil {
+	var r credentialRow
+	if err := row.Scan(r.dest(nil)...); err != nil {
 		return store.Credential{}, mapErr(err)
 	}
-	c.Transports = fromList(c.Transports)
-	c.SignCount = uint32(signCount)
-	c.CreatedAt, c.LastUsedAt = fromTS(created), fromNullTS(lastUsed)
-	return c, nil
+	return r.finish(), nil
 }
 
 func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
@@ -53,6 +67,30 @@ func (s *Store) GetCredentialByCredentialID(ctx context.Context, credentialID []
 	return scanCredential(s.queryRow(ctx,
 		`SELECT `+credentialColumns+` FROM credentials WHERE credential_id = $1`, blob(credentialID)))
 }
+
+// GetCredentialWithUser reads the passkey and its user in one statement,
+// one round trip instead of two.
+func (s *Store) GetCredentialWithUser(ctx context.Context, credentialID []byte) (store.Credential, store.User, error) {
+	var r struct {
+		c credentialRow
+		u userRow
+	}
+	err := s.queryRow(ctx, credentialWithUserSQL, blob(credentialID)).
+		Scan(r.u.dest(r.c.dest(make([]any, 0, joinedColumns)))...)
+	if err != nil {
+		return store.Credential{}, store.User{}, mapErr(err)
+	}
+	return r.c.finish(), r.u.finish(), nil
+}
+
+// joinedColumns is room for the scan destinations of two joined records,
+// so they are appended into one slice without growing it.
+const joinedColumns = 32
+
+var credentialWithUserSQL = `
+		SELECT ` + prefixed("c", credentialColumns) + `, ` + prefixed("u", userColumns) + `
+		FROM credentials c JOIN users u ON u.id = c.user_id
+		WHERE c.credential_id = $1`
 
 // ListCredentials orders by creation time, then by insertion for equal times.
 func (s *Store) ListCredentials(ctx context.Context, userID string) ([]store.Credential, error) {

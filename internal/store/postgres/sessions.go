@@ -45,22 +45,36 @@ func (s *Store) DeleteExpiredChallenges(ctx context.Context, now time.Time) (int
 const sessionColumns = `token_hash, user_id, methods, credential_id, auth_time, created_at,
 	last_seen_at, expires_at, ip, user_agent`
 
+// sessionRow is what a row of sessionColumns scans into: dest appends the
+// scan destinations in column order, finish makes the store.Session of them
+// (see userRow).
+type sessionRow struct {
+	ss                                   store.Session
+	credentialID                         *string
+	authTime, created, lastSeen, expires time.Time
+}
+
+func (r *sessionRow) dest(to []any) []any {
+	return append(to, &r.ss.TokenHash, &r.ss.UserID, &r.ss.Methods, &r.credentialID, &r.authTime, &r.created,
+		&r.lastSeen, &r.expires, &r.ss.IP, &r.ss.UserAgent)
+}
+
+func (r *sessionRow) finish() store.Session {
+	r.ss.Methods = fromList(r.ss.Methods)
+	if r.credentialID != nil {
+		r.ss.CredentialID = *r.credentialID
+	}
+	r.ss.AuthTime, r.ss.CreatedAt = fromTS(r.authTime), fromTS(r.created)
+	r.ss.LastSeenAt, r.ss.ExpiresAt = fromTS(r.lastSeen), fromTS(r.expires)
+	return r.ss
+}
+
 func scanSession(row pgx.Row) (store.Session, error) {
-	var ss store.Session
-	var credentialID *string
-	var authTime, created, lastSeen, expires time.Time
-	err := row.Scan(&ss.TokenHash, &ss.UserID, &ss.Methods, &credentialID, &authTime, &created,
-		&lastSeen, &expires, &ss.IP, &ss.UserAgent)
-	if err != nil {
+	var r sessionRow
+	if err := row.Scan(r.dest(nil)...); err != nil {
 		return store.Session{}, mapErr(err)
 	}
-	ss.Methods = fromList(ss.Methods)
-	if credentialID != nil {
-		ss.CredentialID = *credentialID
-	}
-	ss.AuthTime, ss.CreatedAt = fromTS(authTime), fromTS(created)
-	ss.LastSeenAt, ss.ExpiresAt = fromTS(lastSeen), fromTS(expires)
-	return ss, nil
+	return r.finish(), nil
 }
 
 // CreateSession refuses (ErrNotFound) a session for a user or credential
@@ -80,6 +94,27 @@ func (s *Store) GetSession(ctx context.Context, tokenHash []byte) (store.Session
 	return scanSession(s.queryRow(ctx,
 		`SELECT `+sessionColumns+` FROM sessions WHERE token_hash = $1`, blob(tokenHash)))
 }
+
+// GetSessionWithUser reads the session and its user in one statement, one
+// round trip instead of two. The inner join makes a session whose user is
+// gone ErrNotFound, though the foreign key's cascade never leaves one.
+func (s *Store) GetSessionWithUser(ctx context.Context, tokenHash []byte) (store.Session, store.User, error) {
+	var r struct {
+		ss sessionRow
+		u  userRow
+	}
+	err := s.queryRow(ctx, sessionWithUserSQL, blob(tokenHash)).
+		Scan(r.u.dest(r.ss.dest(make([]any, 0, joinedColumns)))...)
+	if err != nil {
+		return store.Session{}, store.User{}, mapErr(err)
+	}
+	return r.ss.finish(), r.u.finish(), nil
+}
+
+var sessionWithUserSQL = `
+		SELECT ` + prefixed("s", sessionColumns) + `, ` + prefixed("u", userColumns) + `
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.token_hash = $1`
 
 // TouchSession only moves LastSeenAt forward, so instances with slightly
 // different clocks cannot make a session look idle for longer than it was.

@@ -15,23 +15,38 @@ const credentialColumns = `id, user_id, credential_id, public_key, algorithm, aa
 	attestation_format, attestation_trust, transports, sign_count, backup_eligible,
 	backup_state, name, created_at, last_used_at`
 
-func scanCredential(row scanner) (store.Credential, error) {
-	var c store.Credential
-	var transports string
-	var signCount, created int64
-	var lastUsed sql.NullInt64
-	err := row.Scan(&c.ID, &c.UserID, &c.CredentialID, &c.PublicKey, &c.Algorithm, &c.AAGUID,
-		&c.AttestationFormat, &c.AttestationTrust, &transports, &signCount, &c.BackupEligible,
-		&c.BackupState, &c.Name, &created, &lastUsed)
-	if err != nil {
-		return store.Credential{}, mapErr(err)
-	}
-	if c.Transports, err = decodeList(transports); err != nil {
+// credentialRow is what a row of credentialColumns scans into: dest
+// appends the scan destinations in column order, finish makes the
+// store.Credential of them (see userRow).
+type credentialRow struct {
+	c                  store.Credential
+	transports         string
+	signCount, created int64
+	lastUsed           sql.NullInt64
+}
+
+func (r *credentialRow) dest(to []any) []any {
+	return append(to, &r.c.ID, &r.c.UserID, &r.c.CredentialID, &r.c.PublicKey, &r.c.Algorithm, &r.c.AAGUID,
+		&r.c.AttestationFormat, &r.c.AttestationTrust, &r.transports, &r.signCount, &r.c.BackupEligible,
+		&r.c.BackupState, &r.c.Name, &r.created, &r.lastUsed)
+}
+
+func (r *credentialRow) finish() (store.Credential, error) {
+	var err error
+	if r.c.Transports, err = decodeList(r.transports); err != nil {
 		return store.Credential{}, err
 	}
-	c.SignCount = uint32(signCount)
-	c.CreatedAt, c.LastUsedAt = fromMillis(created), fromNullMillis(lastUsed)
-	return c, nil
+	r.c.SignCount = uint32(r.signCount)
+	r.c.CreatedAt, r.c.LastUsedAt = fromMillis(r.created), fromNullMillis(r.lastUsed)
+	return r.c, nil
+}
+
+func scanCredential(row scanner) (store.Credential, error) {
+	var r credentialRow
+	if err := row.Scan(r.dest(nil)...); err != nil {
+		return store.Credential{}, mapErr(err)
+	}
+	return r.finish()
 }
 
 func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
@@ -53,6 +68,36 @@ func (s *Store) GetCredentialByCredentialID(ctx context.Context, credentialID []
 	return scanCredential(s.read.QueryRowContext(ctx,
 		`SELECT `+credentialColumns+` FROM credentials WHERE credential_id = ?`, blob(credentialID)))
 }
+
+// GetCredentialWithUser reads the passkey and its user in one statement:
+// under write load every statement on the read pool starts a read
+// transaction on a page cache the writer invalidated, so one lookup instead
+// of two saves those reads again.
+func (s *Store) GetCredentialWithUser(ctx context.Context, credentialID []byte) (store.Credential, store.User, error) {
+	var r struct {
+		c credentialRow
+		u userRow
+	}
+	err := s.read.QueryRowContext(ctx, credentialWithUserSQL, blob(credentialID)).
+		Scan(r.u.dest(r.c.dest(make([]any, 0, joinedColumns)))...)
+	if err != nil {
+		return store.Credential{}, store.User{}, mapErr(err)
+	}
+	c, err := r.c.finish()
+	if err != nil {
+		return store.Credential{}, store.User{}, err
+	}
+	return c, r.u.finish(), nil
+}
+
+// joinedColumns is room for the scan destinations of two joined records,
+// so they are appended into one slice without growing it.
+const joinedColumns = 32
+
+var credentialWithUserSQL = `
+		SELECT ` + prefixed("c", credentialColumns) + `, ` + prefixed("u", userColumns) + `
+		FROM credentials c JOIN users u ON u.id = c.user_id
+		WHERE c.credential_id = ?`
 
 // ListCredentials orders by creation time, then by insertion for equal times.
 func (s *Store) ListCredentials(ctx context.Context, userID string) ([]store.Credential, error) {

@@ -10,15 +10,31 @@ import (
 
 const userColumns = `id, username, email, display_name, external_id, disabled, admin, created_at, updated_at`
 
+// userRow is what a row of userColumns scans into: dest appends the scan
+// destinations in column order, finish makes the store.User of them. Split
+// so a joined row (GetCredentialWithUser, GetSessionWithUser) scans a user
+// alongside another record in one Scan.
+type userRow struct {
+	u                store.User
+	created, updated int64
+}
+
+func (r *userRow) dest(to []any) []any {
+	return append(to, &r.u.ID, &r.u.Username, &r.u.Email, &r.u.DisplayName, &r.u.ExternalID,
+		&r.u.Disabled, &r.u.Admin, &r.created, &r.updated)
+}
+
+func (r *userRow) finish() store.User {
+	r.u.CreatedAt, r.u.UpdatedAt = fromMillis(r.created), fromMillis(r.updated)
+	return r.u
+}
+
 func scanUser(row scanner) (store.User, error) {
-	var u store.User
-	var created, updated int64
-	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.DisplayName, &u.ExternalID, &u.Disabled, &u.Admin, &created, &updated)
-	if err != nil {
+	var r userRow
+	if err := row.Scan(r.dest(nil)...); err != nil {
 		return store.User{}, mapErr(err)
 	}
-	u.CreatedAt, u.UpdatedAt = fromMillis(created), fromMillis(updated)
-	return u, nil
+	return r.finish(), nil
 }
 
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {

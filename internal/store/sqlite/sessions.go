@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/sesame-idp/sesame/internal/store"
@@ -43,25 +44,38 @@ func (s *Store) DeleteExpiredChallenges(ctx context.Context, now time.Time) (int
 const sessionColumns = `token_hash, user_id, methods, credential_id, auth_time, created_at,
 	last_seen_at, expires_at, ip, user_agent`
 
-func scanSession(row scanner) (store.Session, error) {
-	var ss store.Session
-	var methods string
-	var credentialID *string
-	var authTime, created, lastSeen, expires int64
-	err := row.Scan(&ss.TokenHash, &ss.UserID, &methods, &credentialID, &authTime, &created,
-		&lastSeen, &expires, &ss.IP, &ss.UserAgent)
-	if err != nil {
-		return store.Session{}, mapErr(err)
-	}
-	if ss.Methods, err = decodeList(methods); err != nil {
+// sessionRow is what a row of sessionColumns scans into: dest appends the
+// scan destinations in column order, finish makes the store.Session of them
+// (see userRow).
+type sessionRow struct {
+	ss                                   store.Session
+	methods                              string
+	credentialID                         sql.NullString
+	authTime, created, lastSeen, expires int64
+}
+
+func (r *sessionRow) dest(to []any) []any {
+	return append(to, &r.ss.TokenHash, &r.ss.UserID, &r.methods, &r.credentialID, &r.authTime, &r.created,
+		&r.lastSeen, &r.expires, &r.ss.IP, &r.ss.UserAgent)
+}
+
+func (r *sessionRow) finish() (store.Session, error) {
+	var err error
+	if r.ss.Methods, err = decodeList(r.methods); err != nil {
 		return store.Session{}, err
 	}
-	if credentialID != nil {
-		ss.CredentialID = *credentialID
+	r.ss.CredentialID = r.credentialID.String
+	r.ss.AuthTime, r.ss.CreatedAt = fromMillis(r.authTime), fromMillis(r.created)
+	r.ss.LastSeenAt, r.ss.ExpiresAt = fromMillis(r.lastSeen), fromMillis(r.expires)
+	return r.ss, nil
+}
+
+func scanSession(row scanner) (store.Session, error) {
+	var r sessionRow
+	if err := row.Scan(r.dest(nil)...); err != nil {
+		return store.Session{}, mapErr(err)
 	}
-	ss.AuthTime, ss.CreatedAt = fromMillis(authTime), fromMillis(created)
-	ss.LastSeenAt, ss.ExpiresAt = fromMillis(lastSeen), fromMillis(expires)
-	return ss, nil
+	return r.finish()
 }
 
 // CreateSession refuses (ErrNotFound) a session for a user or credential
@@ -86,6 +100,31 @@ func (s *Store) GetSession(ctx context.Context, tokenHash []byte) (store.Session
 	return scanSession(s.read.QueryRowContext(ctx,
 		`SELECT `+sessionColumns+` FROM sessions WHERE token_hash = ?`, blob(tokenHash)))
 }
+
+// GetSessionWithUser reads the session and its user in one statement (see
+// GetCredentialWithUser). The inner join makes a session whose user is
+// gone ErrNotFound, though the foreign key's cascade never leaves one.
+func (s *Store) GetSessionWithUser(ctx context.Context, tokenHash []byte) (store.Session, store.User, error) {
+	var r struct {
+		ss sessionRow
+		u  userRow
+	}
+	err := s.read.QueryRowContext(ctx, sessionWithUserSQL, blob(tokenHash)).
+		Scan(r.u.dest(r.ss.dest(make([]any, 0, joinedColumns)))...)
+	if err != nil {
+		return store.Session{}, store.User{}, mapErr(err)
+	}
+	ss, err := r.ss.finish()
+	if err != nil {
+		return store.Session{}, store.User{}, err
+	}
+	return ss, r.u.finish(), nil
+}
+
+var sessionWithUserSQL = `
+		SELECT ` + prefixed("s", sessionColumns) + `, ` + prefixed("u", userColumns) + `
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.token_hash = ?`
 
 // TouchSession only moves LastSeenAt forward, so instances with slightly
 // different clocks cannot make a session look idle for longer than it was.

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TAPs", tapTests},
 		{"Challenges", challengeTests},
 		{"Sessions", sessionTests},
+		{"Joins", joinTests},
 		{"CompleteSignIn", completeSignInTests},
 		{"CompleteSignInCounters", completeSignInCounterTests},
 		{"SignIns", signInTests},
