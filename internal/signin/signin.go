@@ -169,17 +169,14 @@ func (s *Service) finishSignIn(ctx context.Context, ceremonyID string, response 
 	if err != nil {
 		return Result{}, err
 	}
-	cred, err := s.Store.GetCredentialByCredentialID(ctx, a.CredentialID())
+	// The passkey and its user in one read.
+	cred, u, err := s.Store.GetCredentialWithUser(ctx, a.CredentialID())
 	if errors.Is(err, store.ErrNotFound) {
 		return Result{}, passkey.ErrUnknownCredential.WithDetail("credential id %s", base64.RawURLEncoding.EncodeToString(a.CredentialID()))
 	} else if err != nil {
 		return Result{}, err
 	}
 	describeCredential(ev, cred)
-	u, err := s.Store.GetUser(ctx, cred.UserID)
-	if err != nil {
-		return Result{}, err
-	}
 	ev.UserID, ev.Username = u.ID, u.Username
 	if u.Disabled {
 		return Result{}, ErrUserDisabled
@@ -367,7 +364,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (store.Session
 		return store.Session{}, store.User{}, ErrNoSession
 	}
 	hash := HashToken(token)
-	sess, err := s.Store.GetSession(ctx, hash)
+	// The session and its user in one read: every signed-in request makes
+	// it. A session whose user is gone is gone with it.
+	sess, u, err := s.Store.GetSessionWithUser(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return sess, store.User{}, ErrNoSession
 	} else if err != nil {
@@ -378,12 +377,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (store.Session
 		_ = s.Store.DeleteSession(ctx, hash)
 		return sess, store.User{}, ErrNoSession.WithDetail("session timed out")
 	}
-	u, err := s.Store.GetUser(ctx, sess.UserID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
+	if u.Disabled {
 		_ = s.Store.DeleteSession(ctx, hash)
-		return sess, u, ErrNoSession.WithDetail("user gone or disabled")
-	} else if err != nil {
-		return sess, u, err
+		return sess, u, ErrNoSession.WithDetail("user disabled")
 	}
 	if now.Sub(sess.LastSeenAt) >= touchEvery {
 		if err := s.Store.TouchSession(ctx, hash, now); err != nil {
