@@ -73,21 +73,19 @@ for n in $counts; do
 	"$bin" bench --database "$db" --data-dir "$work/bench" --url http://localhost:18301 \
 		--target "$(IFS=,; echo "${targets[*]}")" --users "$users" --concurrency "$concurrency" \
 		--duration 3s --warmup 0s --progress 1h >/dev/null
-	s0=$(ticks "${pids[@]}"); p0=$(ticks $(pg_pids)); t0=$(date +%s.%N)
+	s0=$(ticks "${pids[@]}"); p0=$(ticks $(pg_pids))
 	out=$("$bin" bench --database "$db" --data-dir "$work/bench" --url http://localhost:18301 \
 		--target "$(IFS=,; echo "${targets[*]}")" --users "$users" --concurrency "$concurrency" \
 		--duration "$duration" --warmup 0s --progress 1h)
-	s1=$(ticks "${pids[@]}"); p1=$(ticks $(pg_pids)); t1=$(date +%s.%N)
+	s1=$(ticks "${pids[@]}"); p1=$(ticks $(pg_pids))
 	count=$(echo "$out" | awk '/sign-ins:/ {print $2}')
-	persec=$(echo "$out" | awk '/sign-ins:/ {print $4}')
+	measured=$(echo "$out" | sed -n 's/^Results (\([0-9.]*\)s measured.*/\1/p')
 	echo "== $n instance(s), $concurrency concurrent, $duration (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 	echo "$out" | grep -E 'sign-ins:|errors:|p50' | head -3
-	awk -v s="$((s1 - s0))" -v p="$((p1 - p0))" -v hz="$hz" -v n="$count" -v t0="$t0" -v t1="$t1" 'BEGIN {
-		el = t1 - t0
+	awk -v s="$((s1 - s0))" -v p="$((p1 - p0))" -v hz="$hz" -v n="$count" -v el="$measured" 'BEGIN {
 		printf "  Sesame instances: %.2f cores, %.0f us per sign-in\n", s / hz / el, s / hz / n * 1e6
 		printf "  PostgreSQL:       %.2f cores, %.0f us per sign-in\n", p / hz / el, p / hz / n * 1e6
 	}'
-	echo "  ($persec)"
 	for p in "${pids[@]}"; do kill "$p"; done
 	wait "${pids[@]}" 2>/dev/null || true
 done
