@@ -141,11 +141,10 @@ func (s *server) VerifyClient(ctx context.Context, r *op.Request[op.ClientCreden
 // verifier, which would make PKCE optional for a code thief.
 func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
 	c, _ := r.Client.(*client)
-	tc := &tokenCall{grantType: string(oidc.GrantTypeCode), client: c}
+	tc := &tokenCall{grantType: string(oidc.GrantTypeCode), client: c, deferWrite: true}
 	ctx = withTokenCall(ctx, tc)
 	resp, err := s.codeExchange(ctx, tc, r)
-	s.p.recordToken(ctx, tc, err)
-	return resp, err
+	return s.p.finishToken(ctx, tc, resp, err)
 }
 
 func (s *server) codeExchange(ctx context.Context, tc *tokenCall, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
@@ -181,11 +180,10 @@ func (s *server) codeExchange(ctx context.Context, tc *tokenCall, r *op.ClientRe
 // app's signing algorithm in the context.
 func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
 	c, _ := r.Client.(*client)
-	tc := &tokenCall{grantType: string(oidc.GrantTypeRefreshToken), client: c}
+	tc := &tokenCall{grantType: string(oidc.GrantTypeRefreshToken), client: c, deferWrite: true}
 	ctx = withTokenCall(ctx, tc)
 	resp, err := s.refreshToken(ctx, tc, r)
-	s.p.recordToken(ctx, tc, err)
-	return resp, err
+	return s.p.finishToken(ctx, tc, resp, err)
 }
 
 func (s *server) refreshToken(ctx context.Context, tc *tokenCall, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {

@@ -48,6 +48,13 @@ type tokenCall struct {
 	reason    string // a Sesame refusal reason that is more specific than the OAuth error
 	detail    string
 	refresh   bool // a refresh token was issued
+
+	// deferWrite: hold the request's write until its tokens are signed
+	// (stage, commitTokens); write is that write, logged that it wrote the
+	// sign-in log entry too.
+	deferWrite bool
+	write      func(ctx context.Context, signIn *store.SignInEvent) error
+	logged     bool
 }
 
 func withTokenCall(ctx context.Context, tc *tokenCall) context.Context {
@@ -340,21 +347,21 @@ func (s storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo
 // SetUserinfoFromToken serves the userinfo endpoint: the token's grant must
 // still stand, and decides the scopes.
 func (s storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
-	g, err := s.p.liveGrant(ctx, tokenID)
+	g, u, err := s.p.liveGrant(ctx, tokenID)
 	if err != nil {
 		return err
 	}
 	if g.UserID != subject {
 		return oidc.ErrAccessDenied().WithDescription("token subject does not match its grant")
 	}
-	return s.p.userinfo(ctx, info, g.UserID, g.Scopes)
+	return s.p.claims(ctx, info, u, g.Scopes)
 }
 
 // SetIntrospectionFromToken answers introspection for the app the token
 // was issued to; for anyone else, and for revoked or expired grants, the
 // token is inactive.
 func (s storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
-	g, err := s.p.liveGrant(ctx, tokenID)
+	g, u, err := s.p.liveGrant(ctx, tokenID)
 	if err != nil {
 		return err
 	}
@@ -362,7 +369,7 @@ func (s storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intro
 		return errors.New("token not issued to the introspecting app")
 	}
 	info := new(oidc.UserInfo)
-	if err := s.p.userinfo(ctx, info, g.UserID, g.Scopes); err != nil {
+	if err := s.p.claims(ctx, info, u, g.Scopes); err != nil {
 		return err
 	}
 	resp.SetUserInfo(info)
