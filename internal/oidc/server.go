@@ -169,7 +169,7 @@ func (s *server) codeExchange(ctx context.Context, tc *tokenCall, r *op.ClientRe
 		return nil, tc.refusal("redirect_uri_mismatch", "redirect_uri differs from the authorization request's",
 			oidc.ErrInvalidGrant().WithDescription("redirect_uri does not correspond"))
 	}
-	resp, err := op.CreateTokenResponse(ctx, authReq, r.Client, s.p.op, true, r.Data.Code, "")
+	resp, err := s.tokenResponse(ctx, authReq, r.Client, r.Data.Code)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +201,7 @@ func (s *server) refreshToken(ctx context.Context, tc *tokenCall, r *op.ClientRe
 	if err := op.ValidateRefreshTokenScopes(r.Data.Scopes, request); err != nil {
 		return nil, tc.refusal("invalid_scope", "refresh asked for scopes beyond the grant", oidc.ErrInvalidScope())
 	}
-	resp, err := op.CreateTokenResponse(ctx, request, r.Client, s.p.op, true, "", r.Data.RefreshToken)
+	resp, err := s.tokenResponse(ctx, request, r.Client, "")
 	if err != nil {
 		return nil, err
 	}

@@ -320,7 +320,8 @@ func (s storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, 
 	return nil
 }
 
-// SetUserinfoFromRequest fills the ID token's claims. A refreshed ID token
+// SetUserinfoFromRequest fills the ID token's claims (for op; the token
+// endpoint's tokenResponse sets the same itself). A refreshed ID token
 // keeps the acr of the original sign-in (op sets acr only from the
 // authorization request).
 func (s storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
@@ -331,14 +332,7 @@ func (s storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo
 		info.AppendClaims("acr", r.grant.ACR)
 	}
 	// sid: the Sesame session, which back-channel logout tokens name.
-	var sid string
-	switch r := req.(type) {
-	case *authRequest:
-		sid = r.rec.Auth.SessionID
-	case *refreshRequest:
-		sid = r.grant.SessionID
-	}
-	if sid != "" {
+	if sid := sessionOf(req); sid != "" {
 		info.AppendClaims("sid", sid)
 	}
 	return nil
@@ -393,18 +387,11 @@ func (s storage) GetPrivateClaimsFromScopes(context.Context, string, string, []s
 }
 
 // GetPrivateClaimsFromRequest adds to JWT access tokens what RFC 9068
-// recommends: the scope, and how and when the user authenticated.
+// recommends: the scope, and how and when the user authenticated. (The
+// token endpoint sets these itself, see tokenResponse; this is for op.)
 func (s storage) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenRequest, _ []string) (map[string]any, error) {
 	claims := map[string]any{"scope": strings.Join(req.GetScopes(), " ")}
-	var authTime time.Time
-	var amr []string
-	var acr string
-	switch r := req.(type) {
-	case *authRequest:
-		authTime, amr, acr = r.rec.Auth.AuthTime, r.rec.Auth.AMR, r.rec.Auth.ACR
-	case *refreshRequest:
-		authTime, amr, acr = r.grant.AuthTime, r.grant.AMR, r.grant.ACR
-	}
+	authTime, amr, acr := authenticationOf(req)
 	if !authTime.IsZero() {
 		claims["auth_time"] = authTime.Unix()
 	}
