@@ -367,6 +367,40 @@ func TestTokenSignInLog(t *testing.T) {
 	}
 }
 
+// TestCodeOfDisabledOrDeletedUser: a code is worth nothing once its user
+// is disabled or deleted.
+func TestCodeOfDisabledOrDeletedUser(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	code, verifier := f.code(t, "openid offline_access")
+	u := f.user
+	u.Disabled = true
+	if err := f.st.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.exchange(t, code, verifier); r.Error != "invalid_grant" || r.AccessToken != "" {
+		t.Fatalf("exchange for a disabled user: %+v", r)
+	}
+	u.Disabled = false
+	if err := f.st.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	code, verifier = f.code(t, "openid offline_access")
+	if err := f.st.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.exchange(t, code, verifier); r.Error != "invalid_grant" || r.AccessToken != "" {
+		t.Fatalf("exchange for a deleted user: %+v", r)
+	}
+	list, err := f.st.ListSignIns(ctx, store.SignInFilter{App: testClient, Result: store.ResultFailure})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Reason != "user_unavailable" || list[1].Reason != "user_unavailable" {
+		t.Errorf("refusals logged: %+v", list)
+	}
+}
+
 // TestUserInfoRefusesDisabledUser: an access token stops working when its
 // user is disabled, even while its grant stands.
 func TestUserInfoRefusesDisabledUser(t *testing.T) {

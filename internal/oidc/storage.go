@@ -186,10 +186,11 @@ func (s storage) SaveAuthCode(ctx context.Context, id, code string) error {
 
 // AuthRequestByCode finds the request a code was issued for. A code seen
 // again after it was redeemed is a replay: whoever presents it, the tokens
-// issued for it are revoked (RFC 6749 4.1.2).
+// issued for it are revoked (RFC 6749 4.1.2). The request and its user are
+// one read; redeem checks the user.
 func (s storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	tc := callOf(ctx)
-	rec, err := s.p.oidcStore.GetAuthRequestByCode(ctx, tokenHash(code))
+	rec, u, err := s.p.oidcStore.GetAuthRequestByCodeUser(ctx, tokenHash(code))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, tc.refusal("unknown_code", "the code was never issued or has been swept", oidc.ErrInvalidGrant().WithDescription("invalid code"))
 	} else if err != nil {
@@ -204,7 +205,12 @@ func (s storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthReq
 		return nil, tc.refusal("code_expired", fmt.Sprintf("code expired at %s", rec.CodeExpiresAt.Format(time.RFC3339)),
 			oidc.ErrInvalidGrant().WithDescription("invalid code"))
 	}
-	return decodeAuthRequest(rec)
+	r, err := decodeAuthRequest(rec)
+	if err != nil {
+		return nil, err
+	}
+	r.user = &u
+	return r, nil
 }
 
 // DeleteAuthRequest is called once tokens are issued. The request stays:

@@ -24,7 +24,16 @@ import (
 // (see stage).
 func (p *Provider) redeem(ctx context.Context, r *authRequest, refresh bool) (oidcstore.Grant, string, error) {
 	tc := callOf(ctx)
-	u, err := p.activeUser(ctx, r.rec.Auth.UserID)
+	var u store.User
+	var err error
+	if r.user != nil {
+		// Read with the request.
+		if u = *r.user; u.ID != r.rec.Auth.UserID || u.Disabled {
+			err = errUserDisabled
+		}
+	} else {
+		u, err = p.activeUser(ctx, r.rec.Auth.UserID)
+	}
 	if err != nil {
 		return oidcstore.Grant{}, "", tc.refusal("user_unavailable", err.Error(), oidc.ErrInvalidGrant().WithDescription("the user can no longer sign in"))
 	}

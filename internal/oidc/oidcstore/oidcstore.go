@@ -193,6 +193,10 @@ type Store interface {
 	// ErrConflict, so one request yields at most one code.
 	SetAuthCode(ctx context.Context, id string, codeHash []byte, expiresAt time.Time) error
 	GetAuthRequestByCode(ctx context.Context, codeHash []byte) (AuthRequest, error)
+	// GetAuthRequestByCodeUser also returns the user who signed in for the
+	// request, in one read: a zero User when there is none or the user no
+	// longer exists.
+	GetAuthRequestByCodeUser(ctx context.Context, codeHash []byte) (AuthRequest, store.User, error)
 	// RedeemAuthCode marks the request's code redeemed at g.CreatedAt and
 	// creates the grant (and its first refresh token when rt is not nil) in
 	// the same step, and keeps the request until keepUntil so that a replay

@@ -210,6 +210,38 @@ const oidcRedeemSQL = `
 // RedeemAuthCode is one statement (and, for a sign-in log entry that moves
 // the report counters, one transaction): the redemption, the grant, its
 // first refresh token and the sign-in log entry commit together.
+// GetAuthRequestByCodeUser reads the request and its user in one
+// statement: the code exchange's one read.
+func (s *Store) GetAuthRequestByCodeUser(ctx context.Context, codeHash []byte) (oidcstore.AuthRequest, store.User, error) {
+	if len(codeHash) == 0 {
+		return oidcstore.AuthRequest{}, store.User{}, store.ErrNotFound
+	}
+	row := s.queryRow(ctx, `
+		SELECT r.id, r.client_id, r.params, r.created_at, r.expires_at, r.user_id,
+			r.credential_id, r.method, r.auth_time, r.amr, r.acr, r.done_at, r.code_hash, r.code_expires_at,
+			r.redeemed_at, r.grant_id, r.session_id,
+			coalesce(u.id, ''), coalesce(u.username, ''), coalesce(u.email, ''), coalesce(u.display_name, ''),
+			coalesce(u.external_id, ''), coalesce(u.disabled, false), coalesce(u.admin, false),
+			coalesce(u.created_at, 'epoch'), coalesce(u.updated_at, 'epoch')
+		FROM oidc_auth_requests r LEFT JOIN users u ON u.id = r.user_id
+		WHERE r.code_hash = $1`, codeHash)
+	var r oidcstore.AuthRequest
+	u, err := scanUser(scanFunc(func(userDest ...any) error {
+		var err error
+		r, err = scanOIDCAuthRequest(scanFunc(func(reqDest ...any) error {
+			return row.Scan(append(reqDest, userDest...)...)
+		}))
+		return err
+	}))
+	if err != nil {
+		return oidcstore.AuthRequest{}, store.User{}, mapErr(err)
+	}
+	if u.ID == "" {
+		u = store.User{}
+	}
+	return r, u, nil
+}
+
 func (s *Store) RedeemAuthCode(ctx context.Context, requestID string, g oidcstore.Grant, rt *oidcstore.RefreshToken, keepUntil time.Time, signIn *store.SignInEvent) error {
 	var next oidcstore.RefreshToken
 	if rt != nil {

@@ -270,6 +270,39 @@ func (s *Store) GetAuthRequestByCode(ctx context.Context, codeHash []byte) (oidc
 
 // RedeemAuthCode is one write transaction: the redemption, the grant, its
 // first refresh token and the sign-in log entry commit together.
+// oidcUserOrNone selects the user columns of a LEFT JOIN on users u, ”
+// and zeros when there is no such user.
+const oidcUserOrNone = `coalesce(u.id, ''), coalesce(u.username, ''), coalesce(u.email, ''),
+	coalesce(u.display_name, ''), coalesce(u.external_id, ''), coalesce(u.disabled, 0), coalesce(u.admin, 0),
+	coalesce(u.created_at, 0), coalesce(u.updated_at, 0)`
+
+// GetAuthRequestByCodeUser reads the request and its user in one
+// statement: the code exchange's one read.
+func (s *Store) GetAuthRequestByCodeUser(ctx context.Context, codeHash []byte) (oidcstore.AuthRequest, store.User, error) {
+	if len(codeHash) == 0 {
+		return oidcstore.AuthRequest{}, store.User{}, store.ErrNotFound
+	}
+	row := s.oidcQueryRow(ctx, `
+		SELECT `+prefixed("r", oidcAuthRequestColumns)+`, `+oidcUserOrNone+`
+		FROM oidc_auth_requests r LEFT JOIN users u ON u.id = r.user_id
+		WHERE r.code_hash = ?`, codeHash)
+	var r oidcstore.AuthRequest
+	u, err := scanUser(scanFunc(func(userDest ...any) error {
+		var err error
+		r, err = scanOIDCAuthRequest(scanFunc(func(reqDest ...any) error {
+			return row.Scan(append(reqDest, userDest...)...)
+		}))
+		return err
+	}))
+	if err != nil {
+		return oidcstore.AuthRequest{}, store.User{}, mapErr(err)
+	}
+	if u.ID == "" {
+		u = store.User{}
+	}
+	return r, u, nil
+}
+
 func (s *Store) RedeemAuthCode(ctx context.Context, requestID string, g oidcstore.Grant, rt *oidcstore.RefreshToken, keepUntil time.Time, signIn *store.SignInEvent) error {
 	return mapErr(s.write.inTx(ctx, func(t rawTx) error {
 		n, err := t.exec(oidcRedeem, millis(g.CreatedAt), g.ID, millis(keepUntil), requestID)

@@ -324,6 +324,38 @@ var oidcAuthRequestTests = []oidcTest{
 		wantErr(t, "grant of the refused redemption", err, store.ErrNotFound)
 		wantErr(t, "RedeemAuthCode(unknown)", s.RedeemAuthCode(ctx, "nope", newGrant("app", u.ID, ""), nil, at(time.Hour), nil), store.ErrNotFound)
 	}},
+	{"GetByCodeUser", func(t *testing.T, s OIDCStore) {
+		ctx := context.Background()
+		mustOIDCClient(t, s, "app")
+		r, u := mustCodeRequest(t, s, "app")
+		want, err := s.GetAuthRequestByCode(ctx, r.CodeHash)
+		ok(t, "GetAuthRequestByCode", err)
+		got, gotU, err := s.GetAuthRequestByCodeUser(ctx, r.CodeHash)
+		ok(t, "GetAuthRequestByCodeUser", err)
+		same(t, "request", got, want)
+		same(t, "user", gotU, u)
+		ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r.ID, newGrant("app", u.ID, ""), nil, at(time.Hour), nil))
+		got, _, err = s.GetAuthRequestByCodeUser(ctx, r.CodeHash)
+		ok(t, "GetAuthRequestByCodeUser(redeemed)", err)
+		same(t, "RedeemedAt", got.RedeemedAt, at(2*time.Second))
+
+		// A request whose user is gone: no user.
+		gone := mustUser(t, s, "gone")
+		r2 := newAuthRequest("app")
+		ok(t, "PutAuthRequest", s.PutAuthRequest(ctx, r2))
+		ok(t, "CompleteAuthRequest", s.CompleteAuthRequest(ctx, r2.ID, newAuthentication(gone.ID, "")))
+		ok(t, "SetAuthCode", s.SetAuthCode(ctx, r2.ID, []byte("code-"+r2.ID), at(time.Minute)))
+		ok(t, "DeleteUser", s.DeleteUser(ctx, gone.ID))
+		got, gotU, err = s.GetAuthRequestByCodeUser(ctx, []byte("code-"+r2.ID))
+		ok(t, "GetAuthRequestByCodeUser(user deleted)", err)
+		same(t, "request of a deleted user", got.Auth.UserID, gone.ID)
+		same(t, "deleted user", gotU, store.User{})
+
+		_, _, err = s.GetAuthRequestByCodeUser(ctx, []byte("nope"))
+		wantErr(t, "GetAuthRequestByCodeUser(unknown)", err, store.ErrNotFound)
+		_, _, err = s.GetAuthRequestByCodeUser(ctx, nil)
+		wantErr(t, "GetAuthRequestByCodeUser(empty)", err, store.ErrNotFound)
+	}},
 	{"RedeemLogsSignIn", func(t *testing.T, s OIDCStore) {
 		// The sign-in log entry commits with the redemption, and only when
 		// it succeeds.
