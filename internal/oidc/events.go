@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/sesame-idp/sesame/internal/passkey"
 	"github.com/sesame-idp/sesame/internal/store"
@@ -48,8 +49,40 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// recordToken logs the outcome of a token request.
+// finishToken ends a token request: once its tokens are signed, its write
+// (with the sign-in log entry) is made, and only then are they sent; the
+// outcome is logged either way.
+func (p *Provider) finishToken(ctx context.Context, tc *tokenCall, resp *op.Response, err error) (*op.Response, error) {
+	if err == nil {
+		if err = p.commitTokens(ctx, tc); err != nil {
+			resp = nil
+		}
+	}
+	p.recordToken(ctx, tc, err)
+	return resp, err
+}
+
+// recordToken logs the outcome of a token request, unless its write
+// logged it already.
 func (p *Provider) recordToken(ctx context.Context, tc *tokenCall, err error) {
+	ev := p.tokenEvent(ctx, tc, err)
+	if err != nil {
+		level := p.log.InfoContext
+		if ev.Reason == "code_reused" || ev.Reason == "refresh_token_reused" || ev.Reason == "refresh_token_of_other_client" {
+			level = p.log.WarnContext
+		}
+		level(ctx, "token request refused", "app", ev.App, "user", ev.Username, "reason", ev.Reason, "detail", ev.Detail, "ip", ev.IP)
+	}
+	if !tc.logged {
+		p.appendSignIn(ctx, ev)
+	}
+	if p.onToken != nil {
+		p.onToken(tc.grantType, ev.Result)
+	}
+}
+
+// tokenEvent is the sign-in log entry of a token request.
+func (p *Provider) tokenEvent(ctx context.Context, tc *tokenCall, err error) store.SignInEvent {
 	m := metaOf(ctx)
 	ev := store.SignInEvent{Time: p.now(), IP: m.IP, UserAgent: m.UserAgent, Method: MethodOIDC, Result: store.ResultSuccess}
 	if tc.client != nil {
@@ -90,16 +123,8 @@ func (p *Provider) recordToken(ctx context.Context, tc *tokenCall, err error) {
 			ev.Reason, ev.Detail = tc.reason, tc.detail
 		}
 		ev.Detail = tc.grantType + " grant refused: " + ev.Detail
-		level := p.log.InfoContext
-		if ev.Reason == "code_reused" || ev.Reason == "refresh_token_reused" || ev.Reason == "refresh_token_of_other_client" {
-			level = p.log.WarnContext
-		}
-		level(ctx, "token request refused", "app", ev.App, "user", ev.Username, "reason", ev.Reason, "detail", ev.Detail, "ip", ev.IP)
 	}
-	p.appendSignIn(ctx, ev)
-	if p.onToken != nil {
-		p.onToken(tc.grantType, ev.Result)
-	}
+	return cleanEvent(ev)
 }
 
 // recordRefusal logs an authorization or client-authentication refusal.
@@ -143,9 +168,14 @@ func (p *Provider) describeCredential(ctx context.Context, ev *store.SignInEvent
 	ev.AAGUID, ev.Model, ev.PasskeyType = d.aaguid, d.model, d.kind
 }
 
-func (p *Provider) appendSignIn(ctx context.Context, ev store.SignInEvent) {
+// cleanEvent bounds what the log keeps of a detail.
+func cleanEvent(ev store.SignInEvent) store.SignInEvent {
 	ev.Detail = strings.ToValidUTF8(truncate(ev.Detail, 1000), "?")
-	if _, err := p.store.AppendSignIn(ctx, ev); err != nil {
+	return ev
+}
+
+func (p *Provider) appendSignIn(ctx context.Context, ev store.SignInEvent) {
+	if _, err := p.store.AppendSignIn(ctx, cleanEvent(ev)); err != nil {
 		p.log.ErrorContext(ctx, "sign-in log write failed", "err", err)
 	}
 }

@@ -79,8 +79,10 @@ var DefaultLifetimes = Lifetimes{
 // Config is what the provider is built from.
 type Config struct {
 	// Issuer is Sesame's public URL (scheme and host, no path).
-	Issuer    string
-	Store     store.Store
+	Issuer string
+	Store  store.Store
+	// OIDCStore must keep its records in Store's database: it writes the
+	// sign-in log entries of issued tokens together with the tokens.
 	OIDCStore oidcstore.Store
 	Sessions  Sessions
 	// CookieName and SecureCookies describe the Sesame session cookie, which

@@ -286,6 +286,14 @@ func TestConcurrentRefresh(t *testing.T) {
 	if wins != 1 {
 		t.Fatalf("%d refreshes of one token succeeded, want 1", wins)
 	}
+	// The losers' refusals are logged, and no success but the winner's.
+	list, err := f.st.ListSignIns(context.Background(), store.SignInFilter{App: testClient, Result: store.ResultSuccess})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 { // the exchange and the one refresh
+		t.Errorf("%d successes logged, want 2: %+v", len(list), list)
+	}
 	if r := f.refresh(t, next); r.status == http.StatusOK {
 		t.Errorf("the family survived a reuse")
 	}
@@ -304,6 +312,111 @@ func TestDisabledUserLosesRefresh(t *testing.T) {
 	}
 	if r := f.refresh(t, tr.RefreshToken); r.Error != "invalid_grant" {
 		t.Fatalf("refresh of a disabled user: %+v", r)
+	}
+}
+
+// TestTokenSignInLog: each token request leaves exactly one sign-in log
+// entry, written with the tokens it issued or, when it was refused, alone;
+// a replayed refresh token is refused, logged as a reuse, and ends the
+// family.
+func TestTokenSignInLog(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	code, verifier := f.code(t, "openid offline_access")
+	first := f.exchange(t, code, verifier)
+	second := f.refresh(t, first.RefreshToken)
+	if first.status != http.StatusOK || second.status != http.StatusOK {
+		t.Fatalf("exchange %+v, refresh %+v", first, second)
+	}
+	if r := f.refresh(t, first.RefreshToken); r.Error != "invalid_grant" {
+		t.Fatalf("replayed refresh token: %+v", r)
+	}
+	if r := f.refresh(t, second.RefreshToken); r.Error != "invalid_grant" {
+		t.Fatalf("refresh token of a family ended by a reuse: %+v", r)
+	}
+	if r := f.exchange(t, code, verifier); r.Error != "invalid_grant" {
+		t.Fatalf("replayed code: %+v", r)
+	}
+	list, err := f.st.ListSignIns(ctx, store.SignInFilter{App: testClient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type entry struct{ result, reason, detail, user, credential string }
+	var got []entry
+	for i := len(list) - 1; i >= 0; i-- {
+		e := list[i]
+		got = append(got, entry{e.Result, e.Reason, e.Detail, e.Username, e.CredentialID})
+	}
+	want := []entry{
+		{store.ResultSuccess, "", "authorization_code grant: issued id_token, access_token, refresh_token", "alice", f.cred.ID},
+		{store.ResultSuccess, "", "refresh_token grant: issued id_token, access_token, refresh_token", "alice", f.cred.ID},
+		{store.ResultFailure, "refresh_token_reused", "", "alice", f.cred.ID},
+		{store.ResultFailure, "grant_revoked", "", "alice", f.cred.ID},
+		{store.ResultFailure, "code_reused", "", "", ""},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("sign-in log: %d entries, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		if want[i].detail == "" {
+			got[i].detail = ""
+		}
+		if got[i] != want[i] {
+			t.Errorf("sign-in log entry %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestCodeOfDisabledOrDeletedUser: a code is worth nothing once its user
+// is disabled or deleted.
+func TestCodeOfDisabledOrDeletedUser(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	code, verifier := f.code(t, "openid offline_access")
+	u := f.user
+	u.Disabled = true
+	if err := f.st.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.exchange(t, code, verifier); r.Error != "invalid_grant" || r.AccessToken != "" {
+		t.Fatalf("exchange for a disabled user: %+v", r)
+	}
+	u.Disabled = false
+	if err := f.st.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	code, verifier = f.code(t, "openid offline_access")
+	if err := f.st.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.exchange(t, code, verifier); r.Error != "invalid_grant" || r.AccessToken != "" {
+		t.Fatalf("exchange for a deleted user: %+v", r)
+	}
+	list, err := f.st.ListSignIns(ctx, store.SignInFilter{App: testClient, Result: store.ResultFailure})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Reason != "user_unavailable" || list[1].Reason != "user_unavailable" {
+		t.Errorf("refusals logged: %+v", list)
+	}
+}
+
+// TestUserInfoRefusesDisabledUser: an access token stops working when its
+// user is disabled, even while its grant stands.
+func TestUserInfoRefusesDisabledUser(t *testing.T) {
+	f := newFixture(t)
+	code, verifier := f.code(t, "openid email profile")
+	tr := f.exchange(t, code, verifier)
+	if status := f.userinfo(t, tr.AccessToken); status != http.StatusOK {
+		t.Fatalf("userinfo: %d", status)
+	}
+	u := f.user
+	u.Disabled = true
+	if err := f.st.UpdateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	if status := f.userinfo(t, tr.AccessToken); status == http.StatusOK {
+		t.Fatal("userinfo answered for a disabled user")
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/sesame-idp/sesame/internal/oidc/oidcstore"
+	"github.com/sesame-idp/sesame/internal/store"
 )
 
 // authParams are the validated parameters of an authorization request, as
@@ -43,6 +44,9 @@ func paramsFrom(r *oidc.AuthRequest, hintUserID string) authParams {
 type authRequest struct {
 	rec    oidcstore.AuthRequest
 	params authParams
+	// user is rec's user as read with it (zero when deleted), or nil when
+	// not read.
+	user *store.User
 }
 
 var _ op.AuthRequest = (*authRequest)(nil)

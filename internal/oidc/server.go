@@ -141,11 +141,10 @@ func (s *server) VerifyClient(ctx context.Context, r *op.Request[op.ClientCreden
 // verifier, which would make PKCE optional for a code thief.
 func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
 	c, _ := r.Client.(*client)
-	tc := &tokenCall{grantType: string(oidc.GrantTypeCode), client: c}
+	tc := &tokenCall{grantType: string(oidc.GrantTypeCode), client: c, deferWrite: true}
 	ctx = withTokenCall(ctx, tc)
 	resp, err := s.codeExchange(ctx, tc, r)
-	s.p.recordToken(ctx, tc, err)
-	return resp, err
+	return s.p.finishToken(ctx, tc, resp, err)
 }
 
 func (s *server) codeExchange(ctx context.Context, tc *tokenCall, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
@@ -170,7 +169,7 @@ func (s *server) codeExchange(ctx context.Context, tc *tokenCall, r *op.ClientRe
 		return nil, tc.refusal("redirect_uri_mismatch", "redirect_uri differs from the authorization request's",
 			oidc.ErrInvalidGrant().WithDescription("redirect_uri does not correspond"))
 	}
-	resp, err := op.CreateTokenResponse(ctx, authReq, r.Client, s.p.op, true, r.Data.Code, "")
+	resp, err := s.tokenResponse(ctx, authReq, r.Client, r.Data.Code)
 	if err != nil {
 		return nil, err
 	}
@@ -181,11 +180,10 @@ func (s *server) codeExchange(ctx context.Context, tc *tokenCall, r *op.ClientRe
 // app's signing algorithm in the context.
 func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
 	c, _ := r.Client.(*client)
-	tc := &tokenCall{grantType: string(oidc.GrantTypeRefreshToken), client: c}
+	tc := &tokenCall{grantType: string(oidc.GrantTypeRefreshToken), client: c, deferWrite: true}
 	ctx = withTokenCall(ctx, tc)
 	resp, err := s.refreshToken(ctx, tc, r)
-	s.p.recordToken(ctx, tc, err)
-	return resp, err
+	return s.p.finishToken(ctx, tc, resp, err)
 }
 
 func (s *server) refreshToken(ctx context.Context, tc *tokenCall, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
@@ -203,7 +201,7 @@ func (s *server) refreshToken(ctx context.Context, tc *tokenCall, r *op.ClientRe
 	if err := op.ValidateRefreshTokenScopes(r.Data.Scopes, request); err != nil {
 		return nil, tc.refusal("invalid_scope", "refresh asked for scopes beyond the grant", oidc.ErrInvalidScope())
 	}
-	resp, err := op.CreateTokenResponse(ctx, request, r.Client, s.p.op, true, "", r.Data.RefreshToken)
+	resp, err := s.tokenResponse(ctx, request, r.Client, "")
 	if err != nil {
 		return nil, err
 	}

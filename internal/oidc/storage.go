@@ -48,6 +48,13 @@ type tokenCall struct {
 	reason    string // a Sesame refusal reason that is more specific than the OAuth error
 	detail    string
 	refresh   bool // a refresh token was issued
+
+	// deferWrite: hold the request's write until its tokens are signed
+	// (stage, commitTokens); write is that write, logged that it wrote the
+	// sign-in log entry too.
+	deferWrite bool
+	write      func(ctx context.Context, signIn *store.SignInEvent) error
+	logged     bool
 }
 
 func withTokenCall(ctx context.Context, tc *tokenCall) context.Context {
@@ -179,10 +186,11 @@ func (s storage) SaveAuthCode(ctx context.Context, id, code string) error {
 
 // AuthRequestByCode finds the request a code was issued for. A code seen
 // again after it was redeemed is a replay: whoever presents it, the tokens
-// issued for it are revoked (RFC 6749 4.1.2).
+// issued for it are revoked (RFC 6749 4.1.2). The request and its user are
+// one read; redeem checks the user.
 func (s storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	tc := callOf(ctx)
-	rec, err := s.p.oidcStore.GetAuthRequestByCode(ctx, tokenHash(code))
+	rec, u, err := s.p.oidcStore.GetAuthRequestByCodeUser(ctx, tokenHash(code))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, tc.refusal("unknown_code", "the code was never issued or has been swept", oidc.ErrInvalidGrant().WithDescription("invalid code"))
 	} else if err != nil {
@@ -197,7 +205,12 @@ func (s storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthReq
 		return nil, tc.refusal("code_expired", fmt.Sprintf("code expired at %s", rec.CodeExpiresAt.Format(time.RFC3339)),
 			oidc.ErrInvalidGrant().WithDescription("invalid code"))
 	}
-	return decodeAuthRequest(rec)
+	r, err := decodeAuthRequest(rec)
+	if err != nil {
+		return nil, err
+	}
+	r.user = &u
+	return r, nil
 }
 
 // DeleteAuthRequest is called once tokens are issued. The request stays:
@@ -313,7 +326,8 @@ func (s storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, 
 	return nil
 }
 
-// SetUserinfoFromRequest fills the ID token's claims. A refreshed ID token
+// SetUserinfoFromRequest fills the ID token's claims (for op; the token
+// endpoint's tokenResponse sets the same itself). A refreshed ID token
 // keeps the acr of the original sign-in (op sets acr only from the
 // authorization request).
 func (s storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
@@ -324,14 +338,7 @@ func (s storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo
 		info.AppendClaims("acr", r.grant.ACR)
 	}
 	// sid: the Sesame session, which back-channel logout tokens name.
-	var sid string
-	switch r := req.(type) {
-	case *authRequest:
-		sid = r.rec.Auth.SessionID
-	case *refreshRequest:
-		sid = r.grant.SessionID
-	}
-	if sid != "" {
+	if sid := sessionOf(req); sid != "" {
 		info.AppendClaims("sid", sid)
 	}
 	return nil
@@ -340,21 +347,21 @@ func (s storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo
 // SetUserinfoFromToken serves the userinfo endpoint: the token's grant must
 // still stand, and decides the scopes.
 func (s storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
-	g, err := s.p.liveGrant(ctx, tokenID)
+	g, u, err := s.p.liveGrant(ctx, tokenID)
 	if err != nil {
 		return err
 	}
 	if g.UserID != subject {
 		return oidc.ErrAccessDenied().WithDescription("token subject does not match its grant")
 	}
-	return s.p.userinfo(ctx, info, g.UserID, g.Scopes)
+	return s.p.claims(ctx, info, u, g.Scopes)
 }
 
 // SetIntrospectionFromToken answers introspection for the app the token
 // was issued to; for anyone else, and for revoked or expired grants, the
 // token is inactive.
 func (s storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
-	g, err := s.p.liveGrant(ctx, tokenID)
+	g, u, err := s.p.liveGrant(ctx, tokenID)
 	if err != nil {
 		return err
 	}
@@ -362,7 +369,7 @@ func (s storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intro
 		return errors.New("token not issued to the introspecting app")
 	}
 	info := new(oidc.UserInfo)
-	if err := s.p.userinfo(ctx, info, g.UserID, g.Scopes); err != nil {
+	if err := s.p.claims(ctx, info, u, g.Scopes); err != nil {
 		return err
 	}
 	resp.SetUserInfo(info)
@@ -386,18 +393,11 @@ func (s storage) GetPrivateClaimsFromScopes(context.Context, string, string, []s
 }
 
 // GetPrivateClaimsFromRequest adds to JWT access tokens what RFC 9068
-// recommends: the scope, and how and when the user authenticated.
+// recommends: the scope, and how and when the user authenticated. (The
+// token endpoint sets these itself, see tokenResponse; this is for op.)
 func (s storage) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenRequest, _ []string) (map[string]any, error) {
 	claims := map[string]any{"scope": strings.Join(req.GetScopes(), " ")}
-	var authTime time.Time
-	var amr []string
-	var acr string
-	switch r := req.(type) {
-	case *authRequest:
-		authTime, amr, acr = r.rec.Auth.AuthTime, r.rec.Auth.AMR, r.rec.Auth.ACR
-	case *refreshRequest:
-		authTime, amr, acr = r.grant.AuthTime, r.grant.AMR, r.grant.ACR
-	}
+	authTime, amr, acr := authenticationOf(req)
 	if !authTime.IsZero() {
 		claims["auth_time"] = authTime.Unix()
 	}

@@ -20,10 +20,20 @@ import (
 // redeem turns a completed authorization request into a grant, exactly
 // once. With refresh, the grant lives as long as a refresh family may and
 // gets its first refresh token (returned); without, it lives as long as
-// its one access token.
+// its one access token. The redemption is stored by the request's write
+// (see stage).
 func (p *Provider) redeem(ctx context.Context, r *authRequest, refresh bool) (oidcstore.Grant, string, error) {
 	tc := callOf(ctx)
-	u, err := p.activeUser(ctx, r.rec.Auth.UserID)
+	var u store.User
+	var err error
+	if r.user != nil {
+		// Read with the request.
+		if u = *r.user; u.ID != r.rec.Auth.UserID || u.Disabled {
+			err = errUserDisabled
+		}
+	} else {
+		u, err = p.activeUser(ctx, r.rec.Auth.UserID)
+	}
 	if err != nil {
 		return oidcstore.Grant{}, "", tc.refusal("user_unavailable", err.Error(), oidc.ErrInvalidGrant().WithDescription("the user can no longer sign in"))
 	}
@@ -44,33 +54,38 @@ func (p *Provider) redeem(ctx context.Context, r *authRequest, refresh bool) (oi
 			ExpiresAt: minTime(now.Add(p.life.RefreshToken), g.ExpiresAt)}
 	}
 	tc.grant = &g
-	err = p.oidcStore.RedeemAuthCode(ctx, r.rec.ID, g, rt, now.Add(p.life.CodeReplay))
-	switch {
-	case errors.Is(err, store.ErrConflict):
-		// Another exchange of the same code won the race: a replay.
-		tc.grant = nil
-		if rec, gerr := p.oidcStore.GetAuthRequest(ctx, r.rec.ID); gerr == nil {
-			p.revokeGrant(ctx, rec.GrantID, "code_reused")
+	tc.refresh = refresh
+	err = p.stage(ctx, tc, func(ctx context.Context, signIn *store.SignInEvent) error {
+		err := p.oidcStore.RedeemAuthCode(ctx, r.rec.ID, g, rt, now.Add(p.life.CodeReplay), signIn)
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			// Another exchange of the same code won the race: a replay.
+			tc.grant, tc.refresh = nil, false
+			if rec, gerr := p.oidcStore.GetAuthRequest(ctx, r.rec.ID); gerr == nil {
+				p.revokeGrant(ctx, rec.GrantID, "code_reused")
+			}
+			return tc.refusal("code_reused", "code redeemed concurrently; the other exchange's grant revoked",
+				oidc.ErrInvalidGrant().WithDescription("invalid code"))
+		case errors.Is(err, store.ErrNotFound):
+			tc.grant, tc.refresh = nil, false
+			return tc.refusal("user_unavailable", "the user or passkey was deleted before the code was redeemed",
+				oidc.ErrInvalidGrant().WithDescription("the user can no longer sign in"))
 		}
-		return oidcstore.Grant{}, "", tc.refusal("code_reused", "code redeemed concurrently; the other exchange's grant revoked",
-			oidc.ErrInvalidGrant().WithDescription("invalid code"))
-	case errors.Is(err, store.ErrNotFound):
-		tc.grant = nil
-		return oidcstore.Grant{}, "", tc.refusal("user_unavailable", "the user or passkey was deleted before the code was redeemed",
-			oidc.ErrInvalidGrant().WithDescription("the user can no longer sign in"))
-	case err != nil:
+		return err
+	})
+	if err != nil {
 		return oidcstore.Grant{}, "", err
 	}
-	tc.refresh = refresh
 	return g, token, nil
 }
 
 // refreshRequest checks a refresh token: known, not used before, its grant
-// standing and unexpired, its user still enabled.
+// standing and unexpired, its user still enabled. The token, its grant and
+// its user are one read.
 func (p *Provider) refreshRequest(ctx context.Context, token string) (*refreshRequest, error) {
 	tc := callOf(ctx)
 	invalid := oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
-	rt, g, err := p.oidcStore.GetRefreshToken(ctx, tokenHash(token))
+	rt, g, u, err := p.oidcStore.GetRefreshTokenUser(ctx, tokenHash(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, tc.refusal("unknown_refresh_token", "refresh token never issued, or its grant ended", invalid)
 	} else if err != nil {
@@ -88,33 +103,68 @@ func (p *Provider) refreshRequest(ctx context.Context, token string) (*refreshRe
 	case !now.Before(rt.ExpiresAt) || !now.Before(g.ExpiresAt):
 		return nil, tc.refusal("refresh_token_expired", "refresh token or grant expired", invalid)
 	}
-	u, err := p.activeUser(ctx, g.UserID)
-	if err != nil {
+	if u.Disabled {
 		p.revokeGrant(ctx, g.ID, "user_unavailable")
-		return nil, tc.refusal("user_unavailable", err.Error(), invalid)
+		return nil, tc.refusal("user_unavailable", errUserDisabled.Error(), invalid)
 	}
 	tc.user = &u
 	return &refreshRequest{token: rt, grant: g, scopes: g.Scopes}, nil
 }
 
-// rotate replaces the presented refresh token with a new one. Losing a race
-// against another use of the same token is a reuse too.
+// rotate replaces the presented refresh token with a new one, stored by
+// the request's write (see stage). Losing a race against another use of
+// the same token is a reuse too.
 func (p *Provider) rotate(ctx context.Context, r *refreshRequest) (string, error) {
 	tc := callOf(ctx)
 	now := p.now()
 	token := newOpaqueToken()
 	next := oidcstore.RefreshToken{Hash: tokenHash(token), GrantID: r.grant.ID, CreatedAt: now,
 		ExpiresAt: minTime(now.Add(p.life.RefreshToken), r.grant.ExpiresAt)}
-	err := p.oidcStore.RotateRefreshToken(ctx, r.token.Hash, next, now)
-	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-		p.revokeGrant(ctx, r.grant.ID, "refresh_token_reused")
-		return "", tc.refusal("refresh_token_reused", fmt.Sprintf("refresh token used concurrently: grant %s revoked", r.grant.ID),
-			oidc.ErrInvalidGrant().WithDescription("invalid refresh token"))
-	} else if err != nil {
+	tc.refresh = true
+	err := p.stage(ctx, tc, func(ctx context.Context, signIn *store.SignInEvent) error {
+		err := p.oidcStore.RotateRefreshToken(ctx, r.token.Hash, next, now, signIn)
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+			tc.refresh = false
+			p.revokeGrant(ctx, r.grant.ID, "refresh_token_reused")
+			return tc.refusal("refresh_token_reused", fmt.Sprintf("refresh token used concurrently: grant %s revoked", r.grant.ID),
+				oidc.ErrInvalidGrant().WithDescription("invalid refresh token"))
+		}
+		return err
+	})
+	if err != nil {
 		return "", err
 	}
-	tc.refresh = true
 	return token, nil
+}
+
+// stage holds a token request's write until its tokens are signed, when
+// the request is one of the token endpoint's (tc.deferWrite): then
+// commitTokens makes it, with the sign-in log entry, as one write. So a
+// token response costs one write, the tokens sent are exactly those
+// stored, and a failure to sign stores nothing. Elsewhere the write is
+// made at once.
+func (p *Provider) stage(ctx context.Context, tc *tokenCall, write func(ctx context.Context, signIn *store.SignInEvent) error) error {
+	if tc.deferWrite {
+		tc.write = write
+		return nil
+	}
+	return write(ctx, nil)
+}
+
+// commitTokens makes the staged write of a token request whose tokens are
+// signed, with its sign-in log entry.
+func (p *Provider) commitTokens(ctx context.Context, tc *tokenCall) error {
+	if tc.write == nil {
+		return nil
+	}
+	write := tc.write
+	tc.write = nil
+	ev := p.tokenEvent(ctx, tc, nil)
+	if err := write(ctx, &ev); err != nil {
+		return err
+	}
+	tc.logged = true
+	return nil
 }
 
 // revokeGrant revokes a family, logging (not returning) a failure: it is
@@ -130,18 +180,19 @@ func (p *Provider) revokeGrant(ctx context.Context, grantID, reason string) {
 	p.log.WarnContext(ctx, "token family revoked", "grant", grantID, "reason", reason)
 }
 
-// liveGrant is the standing, unexpired grant of an access token.
-func (p *Provider) liveGrant(ctx context.Context, tokenID string) (oidcstore.Grant, error) {
-	g, err := p.oidcStore.GetGrant(ctx, grantOfTokenID(tokenID))
+// liveGrant is the standing, unexpired grant of an access token, and its
+// user, in one read.
+func (p *Provider) liveGrant(ctx context.Context, tokenID string) (oidcstore.Grant, store.User, error) {
+	g, u, err := p.oidcStore.GetGrantUser(ctx, grantOfTokenID(tokenID))
 	if errors.Is(err, store.ErrNotFound) {
-		return g, oidc.ErrAccessDenied().WithDescription("token revoked")
+		return g, u, oidc.ErrAccessDenied().WithDescription("token revoked")
 	} else if err != nil {
-		return g, err
+		return g, u, err
 	}
 	if !g.RevokedAt.IsZero() || !p.now().Before(g.ExpiresAt) {
-		return g, oidc.ErrAccessDenied().WithDescription("token revoked")
+		return g, u, oidc.ErrAccessDenied().WithDescription("token revoked")
 	}
-	return g, nil
+	return g, u, nil
 }
 
 var errUserDisabled = errors.New("user disabled or deleted")
@@ -154,9 +205,8 @@ func (p *Provider) activeUser(ctx context.Context, id string) (store.User, error
 	return u, err
 }
 
-// userinfo fills the claims the scopes allow. email_verified is true:
-// addresses in Sesame's directory are set by administrators, not claimed
-// by the user.
+// userinfo fills the claims the scopes allow, for the request's user when
+// it has been read already.
 func (p *Provider) userinfo(ctx context.Context, info *oidc.UserInfo, userID string, scopes []string) error {
 	tc := callOf(ctx)
 	var u store.User
@@ -167,6 +217,16 @@ func (p *Provider) userinfo(ctx context.Context, info *oidc.UserInfo, userID str
 		if u, err = p.activeUser(ctx, userID); err != nil {
 			return oidc.ErrAccessDenied().WithDescription("the user can no longer sign in")
 		}
+	}
+	return p.claims(ctx, info, u, scopes)
+}
+
+// claims fills the claims of an enabled user that the scopes allow.
+// email_verified is true: addresses in Sesame's directory are set by
+// administrators, not claimed by the user.
+func (p *Provider) claims(ctx context.Context, info *oidc.UserInfo, u store.User, scopes []string) error {
+	if u.Disabled {
+		return oidc.ErrAccessDenied().WithDescription("the user can no longer sign in")
 	}
 	info.Subject = u.ID
 	for _, scope := range scopes {

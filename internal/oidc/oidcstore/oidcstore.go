@@ -19,6 +19,8 @@ package oidcstore
 import (
 	"context"
 	"time"
+
+	"github.com/sesame-idp/sesame/internal/store"
 )
 
 // Client is an app registered to sign people in through Sesame.
@@ -191,13 +193,20 @@ type Store interface {
 	// ErrConflict, so one request yields at most one code.
 	SetAuthCode(ctx context.Context, id string, codeHash []byte, expiresAt time.Time) error
 	GetAuthRequestByCode(ctx context.Context, codeHash []byte) (AuthRequest, error)
+	// GetAuthRequestByCodeUser also returns the user who signed in for the
+	// request, in one read: a zero User when there is none or the user no
+	// longer exists.
+	GetAuthRequestByCodeUser(ctx context.Context, codeHash []byte) (AuthRequest, store.User, error)
 	// RedeemAuthCode marks the request's code redeemed at g.CreatedAt and
 	// creates the grant (and its first refresh token when rt is not nil) in
 	// the same step, and keeps the request until keepUntil so that a replay
 	// of the code can still be recognised. Of concurrent redemptions of one
 	// code exactly one succeeds; the others get ErrConflict and change
-	// nothing. A request without a code is ErrConflict too.
-	RedeemAuthCode(ctx context.Context, requestID string, g Grant, rt *RefreshToken, keepUntil time.Time) error
+	// nothing. A request without a code is ErrConflict too. When signIn is
+	// not nil it is appended to the sign-in log (as store.Store's
+	// AppendSignIn would) in the same step, and only if the redemption
+	// succeeds: one write for the whole token response.
+	RedeemAuthCode(ctx context.Context, requestID string, g Grant, rt *RefreshToken, keepUntil time.Time, signIn *store.SignInEvent) error
 	// DeleteExpiredAuthRequests removes requests with ExpiresAt <= now.
 	DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int, error)
 
@@ -205,21 +214,28 @@ type Store interface {
 	// revoked (then it changes nothing and succeeds); unknown ID is
 	// ErrNotFound. RevokeGrants revokes every standing grant of the user to
 	// the client (any client when clientID is empty) and returns how many.
+	// GetGrantUser is GetGrant that also returns the grant's user, in one
+	// read.
 	GetGrant(ctx context.Context, id string) (Grant, error)
+	GetGrantUser(ctx context.Context, id string) (Grant, store.User, error)
 	RevokeGrant(ctx context.Context, id string, at time.Time, reason string) error
 	RevokeGrants(ctx context.Context, userID, clientID string, at time.Time, reason string) (int, error)
 	// DeleteExpiredGrants removes grants with ExpiresAt <= now, and their
 	// refresh tokens.
 	DeleteExpiredGrants(ctx context.Context, now time.Time) (int, error)
 
-	// Refresh tokens. GetRefreshToken returns the token and its grant.
+	// Refresh tokens. GetRefreshToken returns the token and its grant;
+	// GetRefreshTokenUser also the grant's user, in one read.
 	// RotateRefreshToken marks the token with oldHash used at now and
 	// stores next (of the same grant) in one step. It is a compare-and-set:
 	// when the old token is already used or its grant revoked, it fails with
 	// ErrConflict and changes nothing, so of concurrent rotations of one
-	// token exactly one succeeds. An unknown old token is ErrNotFound.
+	// token exactly one succeeds. An unknown old token is ErrNotFound. When
+	// signIn is not nil it is appended to the sign-in log in the same step,
+	// and only if the rotation succeeds.
 	GetRefreshToken(ctx context.Context, hash []byte) (RefreshToken, Grant, error)
-	RotateRefreshToken(ctx context.Context, oldHash []byte, next RefreshToken, now time.Time) error
+	GetRefreshTokenUser(ctx context.Context, hash []byte) (RefreshToken, Grant, store.User, error)
+	RotateRefreshToken(ctx context.Context, oldHash []byte, next RefreshToken, now time.Time, signIn *store.SignInEvent) error
 
 	// Signing keys. ListSigningKeys orders by NotBefore, then ID.
 	// AddSigningKey is a compare-and-set on the newest key of the

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -162,25 +164,127 @@ func (s *Store) GetAuthRequestByCode(ctx context.Context, codeHash []byte) (oidc
 		`SELECT `+oidcAuthRequestColumns+` FROM oidc_auth_requests WHERE code_hash = $1`, codeHash))
 }
 
-func (s *Store) RedeemAuthCode(ctx context.Context, requestID string, g oidcstore.Grant, rt *oidcstore.RefreshToken, keepUntil time.Time) error {
-	return s.oidcTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
-			UPDATE oidc_auth_requests SET redeemed_at = $1, grant_id = $2, expires_at = greatest(expires_at, $3)
-			WHERE id = $4 AND code_hash IS NOT NULL AND redeemed_at IS NULL`,
-			ts(g.CreatedAt), g.ID, ts(keepUntil), requestID)
-		if err != nil {
+// oidcSignInColumns and oidcSignInValues insert a sign-in log entry from
+// parameters $first.. in a statement that selects from one row, when.
+const oidcSignInColumns = `time, user_id, username, ip, user_agent, app, method, result,
+	reason, detail, credential_id, aaguid, model, passkey_type, phishing,
+	client, country, action, trusted_device, bound_passkey_device, access`
+
+func oidcSignInInsert(first int, from string) string {
+	types := []string{"timestamptz", "text", "text", "text", "text", "text", "text", "text",
+		"text", "text", "text", "text", "text", "text", "boolean",
+		"text", "text", "text", "boolean", "boolean", "text"}
+	values := make([]string, len(types))
+	for i, t := range types {
+		values[i] = fmt.Sprintf("$%d::%s", first+i, t)
+	}
+	return `INSERT INTO signins (` + oidcSignInColumns + `) SELECT ` + strings.Join(values, ", ") + ` FROM ` + from
+}
+
+func oidcSignInArgs(e store.SignInEvent) []any {
+	return []any{ts(e.Time), e.UserID, e.Username, e.IP, e.UserAgent, e.App, e.Method, e.Result,
+		e.Reason, e.Detail, e.CredentialID, e.AAGUID, e.Model, e.PasskeyType, e.Phishing,
+		e.Client, e.Country, e.Action, e.TrustedDevice, e.BoundPasskeyDevice, e.Access}
+}
+
+// oidcRedeemSQL redeems a code, creates the grant and (when $20) its first
+// refresh token, in one statement: the grant and token inserts select from
+// the redemption, so they happen only when it did. It returns the number of
+// requests redeemed (0 or 1).
+const oidcRedeemSQL = `
+	WITH r AS (
+		UPDATE oidc_auth_requests SET redeemed_at = $1, grant_id = $2, expires_at = greatest(expires_at, $3)
+		WHERE id = $4 AND code_hash IS NOT NULL AND redeemed_at IS NULL
+		RETURNING id
+	), g AS (
+		INSERT INTO oidc_grants (` + oidcGrantColumns + `)
+		SELECT $2::text, $5::text, $6::text, $7::text[], $8::text, $9::text, $10::timestamptz, $11::text[], $12::text,
+			$13::timestamptz, $14::timestamptz, $15::timestamptz, $16::text, $17::text
+		FROM r
+		RETURNING id
+	), t AS (
+		INSERT INTO oidc_refresh_tokens (hash, grant_id, created_at, expires_at, used_at)
+		SELECT $18::bytea, id, $19::timestamptz, $21::timestamptz, $22::timestamptz FROM g WHERE $20::boolean
+	)`
+
+// RedeemAuthCode is one statement (and, for a sign-in log entry that moves
+// the report counters, one transaction): the redemption, the grant, its
+// first refresh token and the sign-in log entry commit together.
+// GetAuthRequestByCodeUser reads the request and its user in one
+// statement: the code exchange's one read.
+func (s *Store) GetAuthRequestByCodeUser(ctx context.Context, codeHash []byte) (oidcstore.AuthRequest, store.User, error) {
+	if len(codeHash) == 0 {
+		return oidcstore.AuthRequest{}, store.User{}, store.ErrNotFound
+	}
+	row := s.queryRow(ctx, `
+		SELECT r.id, r.client_id, r.params, r.created_at, r.expires_at, r.user_id,
+			r.credential_id, r.method, r.auth_time, r.amr, r.acr, r.done_at, r.code_hash, r.code_expires_at,
+			r.redeemed_at, r.grant_id, r.session_id,
+			coalesce(u.id, ''), coalesce(u.username, ''), coalesce(u.email, ''), coalesce(u.display_name, ''),
+			coalesce(u.external_id, ''), coalesce(u.disabled, false), coalesce(u.admin, false),
+			coalesce(u.created_at, 'epoch'), coalesce(u.updated_at, 'epoch')
+		FROM oidc_auth_requests r LEFT JOIN users u ON u.id = r.user_id
+		WHERE r.code_hash = $1`, codeHash)
+	var r oidcstore.AuthRequest
+	u, err := scanUser(scanFunc(func(userDest ...any) error {
+		var err error
+		r, err = scanOIDCAuthRequest(scanFunc(func(reqDest ...any) error {
+			return row.Scan(append(reqDest, userDest...)...)
+		}))
+		return err
+	}))
+	if err != nil {
+		return oidcstore.AuthRequest{}, store.User{}, mapErr(err)
+	}
+	if u.ID == "" {
+		u = store.User{}
+	}
+	return r, u, nil
+}
+
+func (s *Store) RedeemAuthCode(ctx context.Context, requestID string, g oidcstore.Grant, rt *oidcstore.RefreshToken, keepUntil time.Time, signIn *store.SignInEvent) error {
+	var next oidcstore.RefreshToken
+	if rt != nil {
+		next = *rt
+	}
+	args := []any{ts(g.CreatedAt), g.ID, ts(keepUntil), requestID,
+		g.ClientID, g.UserID, g.Scopes, nullIfEmpty(g.CredentialID), g.Method,
+		ts(g.AuthTime), g.AMR, g.ACR, ts(g.CreatedAt), ts(g.ExpiresAt), tsOrNull(g.RevokedAt), g.RevokeReason, g.SessionID,
+		blob(next.Hash), ts(next.CreatedAt), rt != nil, ts(next.ExpiresAt), tsOrNull(next.UsedAt)}
+	query := oidcRedeemSQL
+	if signIn != nil {
+		query += `, l AS (` + oidcSignInInsert(len(args)+1, "r") + `)`
+		args = append(args, oidcSignInArgs(*signIn)...)
+	}
+	query += ` SELECT count(*) FROM r`
+	return s.oidcOneStep(ctx, signIn, func(q oidcQuerier) error {
+		var n int
+		if err := q.QueryRow(ctx, query, cleanArgs(args)...).Scan(&n); err != nil {
 			return mapErr(err)
 		}
-		if tag.RowsAffected() == 0 {
-			return oidcMissingOrConflict(ctx, tx, `SELECT 1 FROM oidc_auth_requests WHERE id = $1`, requestID)
-		}
-		if err := insertOIDCGrant(ctx, tx, g); err != nil {
-			return err
-		}
-		if rt != nil {
-			return insertOIDCRefreshToken(ctx, tx, *rt)
+		if n == 0 {
+			return oidcMissingOrConflict(ctx, q, `SELECT 1 FROM oidc_auth_requests WHERE id = $1`, requestID)
 		}
 		return nil
+	})
+}
+
+type oidcQuerier interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}
+
+// oidcOneStep runs a write that is one statement, unless signIn is a
+// counted sign-in: then the statement and the report counters are one
+// transaction.
+func (s *Store) oidcOneStep(ctx context.Context, signIn *store.SignInEvent, fn func(q oidcQuerier) error) error {
+	if signIn == nil || !store.CountedSignIn(*signIn) {
+		return fn(s.pool)
+	}
+	return s.oidcTx(ctx, func(tx pgx.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return countSignIn(ctx, tx, *signIn)
 	})
 }
 
@@ -213,16 +317,35 @@ func scanOIDCGrantAnd(row pgx.Row, more ...any) (oidcstore.Grant, error) {
 	return g, nil
 }
 
-func insertOIDCGrant(ctx context.Context, tx pgx.Tx, g oidcstore.Grant) error {
-	_, err := tx.Exec(ctx, `
-		INSERT INTO oidc_grants (`+oidcGrantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		cleanArgs([]any{g.ID, g.ClientID, g.UserID, g.Scopes, nullIfEmpty(g.CredentialID), g.Method,
-			ts(g.AuthTime), g.AMR, g.ACR, ts(g.CreatedAt), ts(g.ExpiresAt), tsOrNull(g.RevokedAt), g.RevokeReason, g.SessionID})...)
-	return mapErr(err)
-}
-
 func (s *Store) GetGrant(ctx context.Context, id string) (oidcstore.Grant, error) {
 	return scanOIDCGrantAnd(s.queryRow(ctx, `SELECT `+oidcGrantColumns+` FROM oidc_grants WHERE id = $1`, id))
+}
+
+// scanFunc is a pgx.Row made of a function: it lets scanUser's
+// destinations follow another record's in one row.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// GetGrantUser reads the grant and its user in one statement: the userinfo
+// endpoint's one read.
+func (s *Store) GetGrantUser(ctx context.Context, id string) (oidcstore.Grant, store.User, error) {
+	row := s.queryRow(ctx, `
+		SELECT g.id, g.client_id, g.user_id, g.scopes, g.credential_id, g.method, g.auth_time, g.amr, g.acr,
+			g.created_at, g.expires_at, g.revoked_at, g.revoke_reason, g.session_id,
+			u.id, u.username, u.email, u.display_name, u.external_id, u.disabled, u.admin, u.created_at, u.updated_at
+		FROM oidc_grants g JOIN users u ON u.id = g.user_id
+		WHERE g.id = $1`, id)
+	var g oidcstore.Grant
+	u, err := scanUser(scanFunc(func(userDest ...any) error {
+		var err error
+		g, err = scanOIDCGrantAnd(row, userDest...)
+		return err
+	}))
+	if err != nil {
+		return oidcstore.Grant{}, store.User{}, mapErr(err)
+	}
+	return g, u, nil
 }
 
 func (s *Store) RevokeGrant(ctx context.Context, id string, at time.Time, reason string) error {
@@ -245,14 +368,6 @@ func (s *Store) DeleteExpiredGrants(ctx context.Context, now time.Time) (int, er
 
 // --- refresh tokens ---
 
-func insertOIDCRefreshToken(ctx context.Context, tx pgx.Tx, rt oidcstore.RefreshToken) error {
-	_, err := tx.Exec(ctx, `
-		INSERT INTO oidc_refresh_tokens (hash, grant_id, created_at, expires_at, used_at)
-		VALUES ($1, $2, $3, $4, $5)`,
-		blob(rt.Hash), rt.GrantID, ts(rt.CreatedAt), ts(rt.ExpiresAt), tsOrNull(rt.UsedAt))
-	return mapErr(err)
-}
-
 func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (oidcstore.RefreshToken, oidcstore.Grant, error) {
 	if len(hash) == 0 {
 		return oidcstore.RefreshToken{}, oidcstore.Grant{}, store.ErrNotFound
@@ -273,32 +388,76 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (oidcstore.Ref
 	return rt, g, nil
 }
 
-// RotateRefreshToken locks the grant (FOR SHARE) before using the token,
-// so that it serializes with a concurrent revocation of the grant, which
-// takes the row's update lock.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next oidcstore.RefreshToken, now time.Time) error {
-	return s.oidcTx(ctx, func(tx pgx.Tx) error {
-		var revoked *time.Time
-		err := tx.QueryRow(ctx, `SELECT revoked_at FROM oidc_grants WHERE id = $1 FOR SHARE`, next.GrantID).Scan(&revoked)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return oidcMissingOrConflict(ctx, tx, `SELECT 1 FROM oidc_refresh_tokens WHERE hash = $1`, blob(oldHash))
-		} else if err != nil {
+// GetRefreshTokenUser reads the token, its grant and the grant's user in
+// one statement: the refresh grant's one read.
+func (s *Store) GetRefreshTokenUser(ctx context.Context, hash []byte) (oidcstore.RefreshToken, oidcstore.Grant, store.User, error) {
+	if len(hash) == 0 {
+		return oidcstore.RefreshToken{}, oidcstore.Grant{}, store.User{}, store.ErrNotFound
+	}
+	row := s.queryRow(ctx, `
+		SELECT g.id, g.client_id, g.user_id, g.scopes, g.credential_id, g.method, g.auth_time, g.amr, g.acr,
+			g.created_at, g.expires_at, g.revoked_at, g.revoke_reason, g.session_id, t.created_at, t.expires_at, t.used_at,
+			u.id, u.username, u.email, u.display_name, u.external_id, u.disabled, u.admin, u.created_at, u.updated_at
+		FROM oidc_refresh_tokens t JOIN oidc_grants g ON g.id = t.grant_id JOIN users u ON u.id = g.user_id
+		WHERE t.hash = $1`, hash)
+	rt := oidcstore.RefreshToken{Hash: hash}
+	var created, expires time.Time
+	var used *time.Time
+	var g oidcstore.Grant
+	u, err := scanUser(scanFunc(func(userDest ...any) error {
+		var err error
+		g, err = scanOIDCGrantAnd(row, append([]any{&created, &expires, &used}, userDest...)...)
+		return err
+	}))
+	if err != nil {
+		return oidcstore.RefreshToken{}, oidcstore.Grant{}, store.User{}, mapErr(err)
+	}
+	rt.GrantID = g.ID
+	rt.CreatedAt, rt.ExpiresAt, rt.UsedAt = fromTS(created), fromTS(expires), fromNullTS(used)
+	return rt, g, u, nil
+}
+
+// oidcRotateSQL rotates a refresh token in one statement. It locks the
+// grant (FOR SHARE) while the grant stands, so that it serializes with a
+// concurrent revocation, which takes the row's update lock; a revocation
+// that commits first leaves no grant row to lock (the lock re-checks
+// revoked_at on the row's newest version), and then no token is used. The
+// UPDATE's own re-check after waiting for a concurrent rotation of the
+// same token makes it a compare-and-set on used_at. The next token is
+// inserted only when the old one was used. It returns the number of
+// tokens used (0 or 1).
+const oidcRotateSQL = `
+	WITH g AS (
+		SELECT id FROM oidc_grants WHERE id = $3 AND revoked_at IS NULL FOR SHARE
+	), used AS (
+		UPDATE oidc_refresh_tokens SET used_at = $1
+		WHERE hash = $2 AND used_at IS NULL AND grant_id IN (SELECT id FROM g)
+		RETURNING grant_id
+	), t AS (
+		INSERT INTO oidc_refresh_tokens (hash, grant_id, created_at, expires_at, used_at)
+		SELECT $4::bytea, grant_id, $5::timestamptz, $6::timestamptz, $7::timestamptz FROM used
+	)`
+
+// RotateRefreshToken is one statement (and, for a sign-in log entry that
+// moves the report counters, one transaction): the old token used, the
+// next one stored, and the sign-in log entry commit together.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next oidcstore.RefreshToken, now time.Time, signIn *store.SignInEvent) error {
+	args := []any{ts(now), blob(oldHash), next.GrantID, blob(next.Hash), ts(next.CreatedAt), ts(next.ExpiresAt), tsOrNull(next.UsedAt)}
+	query := oidcRotateSQL
+	if signIn != nil {
+		query += `, l AS (` + oidcSignInInsert(len(args)+1, "used") + `)`
+		args = append(args, oidcSignInArgs(*signIn)...)
+	}
+	query += ` SELECT count(*) FROM used`
+	return s.oidcOneStep(ctx, signIn, func(q oidcQuerier) error {
+		var n int
+		if err := q.QueryRow(ctx, query, cleanArgs(args)...).Scan(&n); err != nil {
 			return mapErr(err)
 		}
-		if revoked != nil {
-			return oidcMissingOrConflict(ctx, tx, `SELECT 1 FROM oidc_refresh_tokens WHERE hash = $1`, blob(oldHash))
+		if n == 0 {
+			return oidcMissingOrConflict(ctx, q, `SELECT 1 FROM oidc_refresh_tokens WHERE hash = $1`, blob(oldHash))
 		}
-		tag, err := tx.Exec(ctx, `
-			UPDATE oidc_refresh_tokens SET used_at = $1
-			WHERE hash = $2 AND used_at IS NULL AND grant_id = $3`,
-			ts(now), blob(oldHash), next.GrantID)
-		if err != nil {
-			return mapErr(err)
-		}
-		if tag.RowsAffected() == 0 {
-			return oidcMissingOrConflict(ctx, tx, `SELECT 1 FROM oidc_refresh_tokens WHERE hash = $1`, blob(oldHash))
-		}
-		return insertOIDCRefreshToken(ctx, tx, next)
+		return nil
 	})
 }
 

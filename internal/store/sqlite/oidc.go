@@ -51,28 +51,8 @@ func (s *Store) oidcQueryRow(ctx context.Context, query string, args ...any) sca
 	return st.QueryRowContext(ctx, cleanArgs(args)...)
 }
 
-// oidcExecTx runs a statement in a write transaction, prepared when it is
-// one of oidcHotWrites. (A statement cannot be prepared on the write pool
-// inside a transaction: the pool's one connection is the transaction's.)
-func oidcExecTx(ctx context.Context, s *Store, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	if st, ok := oidcStmts.Load(oidcStmtKey{s.write.DB, query}); ok {
-		return tx.StmtContext(ctx, st.(*sql.Stmt)).ExecContext(ctx, cleanArgs(args)...)
-	}
-	return tx.ExecContext(ctx, query, cleanArgs(args)...)
-}
-
-// prepareOIDCWrites prepares the statements of the token endpoint's write
-// transactions, outside any transaction.
-func (s *Store) prepareOIDCWrites(ctx context.Context) error {
-	for _, q := range oidcHotWrites {
-		if _, err := oidcStmt(ctx, s.write.DB, q); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// The statements of the token endpoint's write transactions.
+// The statements of the token endpoint's write transactions, run on the
+// writer's connection with statements prepared once (rawTx).
 const (
 	oidcRedeem = `
 		UPDATE oidc_auth_requests SET redeemed_at = ?, grant_id = ?, expires_at = max(expires_at, ?)
@@ -86,9 +66,44 @@ const (
 		UPDATE oidc_refresh_tokens SET used_at = ?
 		WHERE hash = ? AND used_at IS NULL AND grant_id = ?
 			AND EXISTS (SELECT 1 FROM oidc_grants g WHERE g.id = grant_id AND g.revoked_at IS NULL)`
+	oidcAuthRequestExists   = `SELECT 1 FROM oidc_auth_requests WHERE id = ?`
+	oidcRefreshTokenExists  = `SELECT 1 FROM oidc_refresh_tokens WHERE hash = ?`
+	oidcCompleteAuthRequest = `
+		UPDATE oidc_auth_requests SET user_id = ?, credential_id = ?, method = ?, auth_time = ?,
+			amr = ?, acr = ?, done_at = ?, session_id = ?
+		WHERE id = ? AND code_hash IS NULL`
+	oidcSetAuthCode = `
+		UPDATE oidc_auth_requests SET code_hash = ?, code_expires_at = ?
+		WHERE id = ? AND code_hash IS NULL AND user_id <> ''`
 )
 
-var oidcHotWrites = []string{oidcRedeem, oidcInsertGrant, oidcInsertRefreshToken, oidcUseRefreshToken}
+// oidcMissingOrConflictRaw explains why a conditional statement changed
+// nothing: the record is missing (ErrNotFound) or its condition failed
+// (ErrConflict).
+func oidcMissingOrConflictRaw(t rawTx, query string, args ...any) error {
+	if _, err := t.queryInt64(query, args...); err != nil {
+		return mapErr(err)
+	}
+	return store.ErrConflict
+}
+
+// appendSignInRaw appends e to the sign-in log in t, moving the report
+// counters as AppendSignIn does.
+func appendSignInRaw(t rawTx, e *store.SignInEvent) error {
+	if e == nil {
+		return nil
+	}
+	if _, err := t.queryInt64(appendSignInSQL, signInArgs(*e)...); err != nil {
+		return mapErr(err)
+	}
+	if !store.CountedSignIn(*e) {
+		return nil
+	}
+	return mapErr(countSignIn(*e, func(query string, args ...any) error {
+		_, err := t.exec(query, args...)
+		return err
+	}))
+}
 
 type errRow struct{ err error }
 
@@ -98,9 +113,6 @@ func (r errRow) Scan(...any) error { return r.err }
 // connection's _txlock), so its reads see what no other writer can change
 // before it commits.
 func (s *Store) oidcTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if err := s.prepareOIDCWrites(ctx); err != nil {
-		return err
-	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)
@@ -215,22 +227,18 @@ func (s *Store) GetAuthRequest(ctx context.Context, id string) (oidcstore.AuthRe
 // "missing" and "too late" applies is told apart after the fact, inside the
 // same transaction.
 func (s *Store) CompleteAuthRequest(ctx context.Context, id string, a oidcstore.Authentication) error {
-	return s.oidcTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `
-			UPDATE oidc_auth_requests SET user_id = ?, credential_id = ?, method = ?, auth_time = ?,
-				amr = ?, acr = ?, done_at = ?, session_id = ?
-			WHERE id = ? AND code_hash IS NULL`,
+	return mapErr(s.write.inTx(ctx, func(t rawTx) error {
+		n, err := t.exec(oidcCompleteAuthRequest,
 			a.UserID, a.CredentialID, a.Method, millis(a.AuthTime), encodeList(a.AMR), a.ACR, millis(a.At), a.SessionID, id)
-		if n, err := affected(res, err); err != nil || n == 1 {
-			return err
+		if err != nil || n == 1 {
+			return mapErr(err)
 		}
-		return oidcMissingOrConflict(ctx, tx, `SELECT 1 FROM oidc_auth_requests WHERE id = ?`, id)
-	})
+		return oidcMissingOrConflictRaw(t, oidcAuthRequestExists, id)
+	}))
 }
 
-// oidcMissingOrConflict explains why a conditional statement changed
-// nothing: the record is missing (ErrNotFound) or its condition failed
-// (ErrConflict).
+// oidcMissingOrConflict is oidcMissingOrConflictRaw in a database/sql
+// transaction.
 func oidcMissingOrConflict(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
 	var one int
 	err := tx.QueryRowContext(ctx, query, args...).Scan(&one)
@@ -243,16 +251,13 @@ func oidcMissingOrConflict(ctx context.Context, tx *sql.Tx, query string, args .
 }
 
 func (s *Store) SetAuthCode(ctx context.Context, id string, codeHash []byte, expiresAt time.Time) error {
-	return s.oidcTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `
-			UPDATE oidc_auth_requests SET code_hash = ?, code_expires_at = ?
-			WHERE id = ? AND code_hash IS NULL AND user_id <> ''`,
-			blob(codeHash), millis(expiresAt), id)
-		if n, err := affected(res, err); err != nil || n == 1 {
-			return err
+	return mapErr(s.write.inTx(ctx, func(t rawTx) error {
+		n, err := t.exec(oidcSetAuthCode, blob(codeHash), millis(expiresAt), id)
+		if err != nil || n == 1 {
+			return mapErr(err)
 		}
-		return oidcMissingOrConflict(ctx, tx, `SELECT 1 FROM oidc_auth_requests WHERE id = ?`, id)
-	})
+		return oidcMissingOrConflictRaw(t, oidcAuthRequestExists, id)
+	}))
 }
 
 func (s *Store) GetAuthRequestByCode(ctx context.Context, codeHash []byte) (oidcstore.AuthRequest, error) {
@@ -263,23 +268,59 @@ func (s *Store) GetAuthRequestByCode(ctx context.Context, codeHash []byte) (oidc
 		`SELECT `+oidcAuthRequestColumns+` FROM oidc_auth_requests WHERE code_hash = ?`, codeHash))
 }
 
-func (s *Store) RedeemAuthCode(ctx context.Context, requestID string, g oidcstore.Grant, rt *oidcstore.RefreshToken, keepUntil time.Time) error {
-	return s.oidcTx(ctx, func(tx *sql.Tx) error {
-		res, err := oidcExecTx(ctx, s, tx, oidcRedeem,
-			millis(g.CreatedAt), g.ID, millis(keepUntil), requestID)
-		if n, err := affected(res, err); err != nil {
-			return err
+// RedeemAuthCode is one write transaction: the redemption, the grant, its
+// first refresh token and the sign-in log entry commit together.
+// oidcUserOrNone selects the user columns of a LEFT JOIN on users u, ”
+// and zeros when there is no such user.
+const oidcUserOrNone = `coalesce(u.id, ''), coalesce(u.username, ''), coalesce(u.email, ''),
+	coalesce(u.display_name, ''), coalesce(u.external_id, ''), coalesce(u.disabled, 0), coalesce(u.admin, 0),
+	coalesce(u.created_at, 0), coalesce(u.updated_at, 0)`
+
+// GetAuthRequestByCodeUser reads the request and its user in one
+// statement: the code exchange's one read.
+func (s *Store) GetAuthRequestByCodeUser(ctx context.Context, codeHash []byte) (oidcstore.AuthRequest, store.User, error) {
+	if len(codeHash) == 0 {
+		return oidcstore.AuthRequest{}, store.User{}, store.ErrNotFound
+	}
+	row := s.oidcQueryRow(ctx, `
+		SELECT `+prefixed("r", oidcAuthRequestColumns)+`, `+oidcUserOrNone+`
+		FROM oidc_auth_requests r LEFT JOIN users u ON u.id = r.user_id
+		WHERE r.code_hash = ?`, codeHash)
+	var r oidcstore.AuthRequest
+	u, err := scanUser(scanFunc(func(userDest ...any) error {
+		var err error
+		r, err = scanOIDCAuthRequest(scanFunc(func(reqDest ...any) error {
+			return row.Scan(append(reqDest, userDest...)...)
+		}))
+		return err
+	}))
+	if err != nil {
+		return oidcstore.AuthRequest{}, store.User{}, mapErr(err)
+	}
+	if u.ID == "" {
+		u = store.User{}
+	}
+	return r, u, nil
+}
+
+func (s *Store) RedeemAuthCode(ctx context.Context, requestID string, g oidcstore.Grant, rt *oidcstore.RefreshToken, keepUntil time.Time, signIn *store.SignInEvent) error {
+	return mapErr(s.write.inTx(ctx, func(t rawTx) error {
+		n, err := t.exec(oidcRedeem, millis(g.CreatedAt), g.ID, millis(keepUntil), requestID)
+		if err != nil {
+			return mapErr(err)
 		} else if n == 0 {
-			return oidcMissingOrConflict(ctx, tx, `SELECT 1 FROM oidc_auth_requests WHERE id = ?`, requestID)
+			return oidcMissingOrConflictRaw(t, oidcAuthRequestExists, requestID)
 		}
-		if err := s.insertOIDCGrant(ctx, tx, g); err != nil {
+		if err := insertOIDCGrant(t, g); err != nil {
 			return err
 		}
 		if rt != nil {
-			return s.insertOIDCRefreshToken(ctx, tx, *rt)
+			if err := insertOIDCRefreshToken(t, *rt); err != nil {
+				return err
+			}
 		}
-		return nil
-	})
+		return appendSignInRaw(t, signIn)
+	}))
 }
 
 func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int, error) {
@@ -321,8 +362,8 @@ func scanOIDCGrantAnd(row scanner, more ...any) (oidcstore.Grant, bool, error) {
 	return g, true, nil
 }
 
-func (s *Store) insertOIDCGrant(ctx context.Context, tx *sql.Tx, g oidcstore.Grant) error {
-	_, err := oidcExecTx(ctx, s, tx, oidcInsertGrant,
+func insertOIDCGrant(t rawTx, g oidcstore.Grant) error {
+	_, err := t.exec(oidcInsertGrant,
 		g.ID, g.ClientID, g.UserID, encodeList(g.Scopes), nullIfEmpty(g.CredentialID), g.Method,
 		millis(g.AuthTime), encodeList(g.AMR), g.ACR, millis(g.CreatedAt), millis(g.ExpiresAt),
 		millisOrNull(g.RevokedAt), g.RevokeReason, g.SessionID)
@@ -332,6 +373,31 @@ func (s *Store) insertOIDCGrant(ctx context.Context, tx *sql.Tx, g oidcstore.Gra
 func (s *Store) GetGrant(ctx context.Context, id string) (oidcstore.Grant, error) {
 	return scanOIDCGrant(s.oidcQueryRow(ctx,
 		`SELECT `+oidcGrantColumns+` FROM oidc_grants WHERE id = ?`, id))
+}
+
+// scanFunc is a scanner made of a function: it lets scanUser's
+// destinations follow another record's in one row.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// GetGrantUser reads the grant and its user in one statement: the userinfo
+// endpoint's one read.
+func (s *Store) GetGrantUser(ctx context.Context, id string) (oidcstore.Grant, store.User, error) {
+	row := s.oidcQueryRow(ctx, `
+		SELECT `+prefixed("g", oidcGrantColumns)+`, `+prefixed("u", userColumns)+`
+		FROM oidc_grants g JOIN users u ON u.id = g.user_id
+		WHERE g.id = ?`, id)
+	var g oidcstore.Grant
+	u, err := scanUser(scanFunc(func(userDest ...any) error {
+		var err error
+		g, _, err = scanOIDCGrantAnd(row, userDest...)
+		return err
+	}))
+	if err != nil {
+		return oidcstore.Grant{}, store.User{}, mapErr(err)
+	}
+	return g, u, nil
 }
 
 func (s *Store) RevokeGrant(ctx context.Context, id string, at time.Time, reason string) error {
@@ -354,8 +420,8 @@ func (s *Store) DeleteExpiredGrants(ctx context.Context, now time.Time) (int, er
 
 // --- refresh tokens ---
 
-func (s *Store) insertOIDCRefreshToken(ctx context.Context, tx *sql.Tx, rt oidcstore.RefreshToken) error {
-	_, err := oidcExecTx(ctx, s, tx, oidcInsertRefreshToken,
+func insertOIDCRefreshToken(t rawTx, rt oidcstore.RefreshToken) error {
+	_, err := t.exec(oidcInsertRefreshToken,
 		blob(rt.Hash), rt.GrantID, millis(rt.CreatedAt), millis(rt.ExpiresAt), millisOrNull(rt.UsedAt))
 	return mapErr(err)
 }
@@ -379,17 +445,48 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (oidcstore.Ref
 	return rt, g, nil
 }
 
-func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next oidcstore.RefreshToken, now time.Time) error {
-	return s.oidcTx(ctx, func(tx *sql.Tx) error {
-		res, err := oidcExecTx(ctx, s, tx, oidcUseRefreshToken,
-			millis(now), blob(oldHash), next.GrantID)
-		if n, err := affected(res, err); err != nil {
-			return err
+// GetRefreshTokenUser reads the token, its grant and the grant's user in
+// one statement: the refresh grant's one read.
+func (s *Store) GetRefreshTokenUser(ctx context.Context, hash []byte) (oidcstore.RefreshToken, oidcstore.Grant, store.User, error) {
+	if len(hash) == 0 {
+		return oidcstore.RefreshToken{}, oidcstore.Grant{}, store.User{}, store.ErrNotFound
+	}
+	row := s.oidcQueryRow(ctx, `
+		SELECT `+prefixed("g", oidcGrantColumns)+`, t.created_at, t.expires_at, t.used_at, `+prefixed("u", userColumns)+`
+		FROM oidc_refresh_tokens t JOIN oidc_grants g ON g.id = t.grant_id JOIN users u ON u.id = g.user_id
+		WHERE t.hash = ?`, hash)
+	rt := oidcstore.RefreshToken{Hash: hash}
+	var created, expires int64
+	var used sql.NullInt64
+	var g oidcstore.Grant
+	u, err := scanUser(scanFunc(func(userDest ...any) error {
+		var err error
+		g, _, err = scanOIDCGrantAnd(row, append([]any{&created, &expires, &used}, userDest...)...)
+		return err
+	}))
+	if err != nil {
+		return oidcstore.RefreshToken{}, oidcstore.Grant{}, store.User{}, mapErr(err)
+	}
+	rt.GrantID = g.ID
+	rt.CreatedAt, rt.ExpiresAt, rt.UsedAt = fromMillis(created), fromMillis(expires), fromNullMillis(used)
+	return rt, g, u, nil
+}
+
+// RotateRefreshToken is one write transaction: the old token used, the
+// next one stored, and the sign-in log entry commit together.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next oidcstore.RefreshToken, now time.Time, signIn *store.SignInEvent) error {
+	return mapErr(s.write.inTx(ctx, func(t rawTx) error {
+		n, err := t.exec(oidcUseRefreshToken, millis(now), blob(oldHash), next.GrantID)
+		if err != nil {
+			return mapErr(err)
 		} else if n == 0 {
-			return oidcMissingOrConflict(ctx, tx, `SELECT 1 FROM oidc_refresh_tokens WHERE hash = ?`, blob(oldHash))
+			return oidcMissingOrConflictRaw(t, oidcRefreshTokenExists, blob(oldHash))
 		}
-		return s.insertOIDCRefreshToken(ctx, tx, next)
-	})
+		if err := insertOIDCRefreshToken(t, next); err != nil {
+			return err
+		}
+		return appendSignInRaw(t, signIn)
+	}))
 }
 
 // --- signing keys ---

@@ -127,8 +127,34 @@ func mustGrant(t *testing.T, s OIDCStore, clientID string) (oidcstore.Grant, oid
 	r, u := mustCodeRequest(t, s, clientID)
 	g := newGrant(clientID, u.ID, "")
 	rt := newRefreshToken(g.ID)
-	ok(t, "RedeemAuthCode", s.RedeemAuthCode(context.Background(), r.ID, g, &rt, at(time.Hour)))
+	ok(t, "RedeemAuthCode", s.RedeemAuthCode(context.Background(), r.ID, g, &rt, at(time.Hour), nil))
 	return g, rt
+}
+
+// tokenSignIn is the sign-in log entry of a token request.
+func tokenSignIn(u store.User, app string, when time.Time) store.SignInEvent {
+	return store.SignInEvent{
+		Time: when, UserID: u.ID, Username: u.Username, IP: "192.0.2.1", UserAgent: "Test/1.0",
+		App: app, Method: "passkey", Result: store.ResultSuccess,
+		Detail: "refresh_token grant: issued id_token, access_token, refresh_token",
+	}
+}
+
+// sameSignIns checks the user's sign-in log, newest first, ignoring IDs.
+func sameSignIns(t *testing.T, s OIDCStore, userID string, want ...store.SignInEvent) {
+	t.Helper()
+	got, err := s.ListSignIns(context.Background(), store.SignInFilter{UserID: userID})
+	ok(t, "ListSignIns", err)
+	for i := range got {
+		got[i].ID = 0
+	}
+	if len(want) == 0 {
+		want = nil
+	}
+	if len(got) == 0 {
+		got = nil
+	}
+	same(t, "sign-in log", got, want)
 }
 
 // --- clients ---
@@ -277,7 +303,7 @@ var oidcAuthRequestTests = []oidcTest{
 		c := mustCredential(t, s, newCredential(u.ID))
 		g := newGrant("app", u.ID, c.ID)
 		rt := newRefreshToken(g.ID)
-		ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r.ID, g, &rt, at(2*time.Hour)))
+		ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r.ID, g, &rt, at(2*time.Hour), nil))
 
 		got, err := s.GetAuthRequest(ctx, r.ID)
 		ok(t, "GetAuthRequest", err)
@@ -293,16 +319,84 @@ var oidcAuthRequestTests = []oidcTest{
 		same(t, "refresh token's grant", gotG, g)
 
 		again := newGrant("app", u.ID, "")
-		wantErr(t, "RedeemAuthCode twice", s.RedeemAuthCode(ctx, r.ID, again, nil, at(time.Hour)), store.ErrConflict)
+		wantErr(t, "RedeemAuthCode twice", s.RedeemAuthCode(ctx, r.ID, again, nil, at(time.Hour), nil), store.ErrConflict)
 		_, err = s.GetGrant(ctx, again.ID)
 		wantErr(t, "grant of the refused redemption", err, store.ErrNotFound)
-		wantErr(t, "RedeemAuthCode(unknown)", s.RedeemAuthCode(ctx, "nope", newGrant("app", u.ID, ""), nil, at(time.Hour)), store.ErrNotFound)
+		wantErr(t, "RedeemAuthCode(unknown)", s.RedeemAuthCode(ctx, "nope", newGrant("app", u.ID, ""), nil, at(time.Hour), nil), store.ErrNotFound)
+	}},
+	{"GetByCodeUser", func(t *testing.T, s OIDCStore) {
+		ctx := context.Background()
+		mustOIDCClient(t, s, "app")
+		r, u := mustCodeRequest(t, s, "app")
+		want, err := s.GetAuthRequestByCode(ctx, r.CodeHash)
+		ok(t, "GetAuthRequestByCode", err)
+		got, gotU, err := s.GetAuthRequestByCodeUser(ctx, r.CodeHash)
+		ok(t, "GetAuthRequestByCodeUser", err)
+		same(t, "request", got, want)
+		same(t, "user", gotU, u)
+		ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r.ID, newGrant("app", u.ID, ""), nil, at(time.Hour), nil))
+		got, _, err = s.GetAuthRequestByCodeUser(ctx, r.CodeHash)
+		ok(t, "GetAuthRequestByCodeUser(redeemed)", err)
+		same(t, "RedeemedAt", got.RedeemedAt, at(2*time.Second))
+
+		// A request whose user is gone: no user.
+		gone := mustUser(t, s, "gone")
+		r2 := newAuthRequest("app")
+		ok(t, "PutAuthRequest", s.PutAuthRequest(ctx, r2))
+		ok(t, "CompleteAuthRequest", s.CompleteAuthRequest(ctx, r2.ID, newAuthentication(gone.ID, "")))
+		ok(t, "SetAuthCode", s.SetAuthCode(ctx, r2.ID, []byte("code-"+r2.ID), at(time.Minute)))
+		ok(t, "DeleteUser", s.DeleteUser(ctx, gone.ID))
+		got, gotU, err = s.GetAuthRequestByCodeUser(ctx, []byte("code-"+r2.ID))
+		ok(t, "GetAuthRequestByCodeUser(user deleted)", err)
+		same(t, "request of a deleted user", got.Auth.UserID, gone.ID)
+		same(t, "deleted user", gotU, store.User{})
+
+		_, _, err = s.GetAuthRequestByCodeUser(ctx, []byte("nope"))
+		wantErr(t, "GetAuthRequestByCodeUser(unknown)", err, store.ErrNotFound)
+		_, _, err = s.GetAuthRequestByCodeUser(ctx, nil)
+		wantErr(t, "GetAuthRequestByCodeUser(empty)", err, store.ErrNotFound)
+	}},
+	{"RedeemLogsSignIn", func(t *testing.T, s OIDCStore) {
+		// The sign-in log entry commits with the redemption, and only when
+		// it succeeds.
+		ctx := context.Background()
+		mustOIDCClient(t, s, "app")
+		r, u := mustCodeRequest(t, s, "app")
+		g := newGrant("app", u.ID, "")
+		rt := newRefreshToken(g.ID)
+		ev := tokenSignIn(u, "app", at(3*time.Second))
+		ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r.ID, g, &rt, at(time.Hour), &ev))
+		refused := tokenSignIn(u, "app", at(4*time.Second))
+		refused.Detail = "must not be logged"
+		wantErr(t, "RedeemAuthCode twice", s.RedeemAuthCode(ctx, r.ID, newGrant("app", u.ID, ""), nil, at(time.Hour), &refused), store.ErrConflict)
+		r2, _ := mustCodeRequest(t, s, "app")
+		wantErr(t, "RedeemAuthCode(unknown user)", s.RedeemAuthCode(ctx, r2.ID, newGrant("app", "no such user", ""), nil, at(time.Hour), &refused), store.ErrNotFound)
+		sameSignIns(t, s, u.ID, ev)
+	}},
+	{"RedeemCountsLikeAppend", func(t *testing.T, s OIDCStore) {
+		ctx := context.Background()
+		rs := reportStore(t, s)
+		mustOIDCClient(t, s, "app")
+		r, u := mustCodeRequest(t, s, "app")
+		grp := mustGroup(t, s, "pilot")
+		ok(t, "AddMember", s.AddMember(ctx, grp.ID, u.ID))
+		ev := tokenSignIn(u, "app", day0.Add(time.Hour))
+		ev.Client = "browser"
+		ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r.ID, newGrant("app", u.ID, ""), nil, at(time.Hour), &ev))
+		wantErr(t, "RedeemAuthCode twice", s.RedeemAuthCode(ctx, r.ID, newGrant("app", u.ID, ""), nil, at(time.Hour), &ev), store.ErrConflict)
+		mustAppend(t, s, ev)
+		got, err := rs.SignInDays(ctx, day0)
+		ok(t, "SignInDays", err)
+		same(t, "SignInDays", got, []store.SignInDay{
+			{Day: day0, GroupID: "", Method: "passkey", Count: 2},
+			{Day: day0, GroupID: grp.ID, Method: "passkey", Count: 2},
+		})
 	}},
 	{"RedeemKeepsLaterExpiry", func(t *testing.T, s OIDCStore) {
 		ctx := context.Background()
 		mustOIDCClient(t, s, "app")
 		r, u := mustCodeRequest(t, s, "app")
-		ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r.ID, newGrant("app", u.ID, ""), nil, at(time.Minute)))
+		ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r.ID, newGrant("app", u.ID, ""), nil, at(time.Minute), nil))
 		got, err := s.GetAuthRequest(ctx, r.ID)
 		ok(t, "GetAuthRequest", err)
 		same(t, "ExpiresAt", got.ExpiresAt, r.ExpiresAt)
@@ -314,14 +408,14 @@ var oidcAuthRequestTests = []oidcTest{
 		r := newAuthRequest("app")
 		ok(t, "PutAuthRequest", s.PutAuthRequest(ctx, r))
 		ok(t, "CompleteAuthRequest", s.CompleteAuthRequest(ctx, r.ID, newAuthentication(u.ID, "")))
-		wantErr(t, "RedeemAuthCode without a code", s.RedeemAuthCode(ctx, r.ID, newGrant("app", u.ID, ""), nil, at(time.Hour)), store.ErrConflict)
+		wantErr(t, "RedeemAuthCode without a code", s.RedeemAuthCode(ctx, r.ID, newGrant("app", u.ID, ""), nil, at(time.Hour), nil), store.ErrConflict)
 	}},
 	{"RedeemForUnknownUserChangesNothing", func(t *testing.T, s OIDCStore) {
 		ctx := context.Background()
 		mustOIDCClient(t, s, "app")
 		r, _ := mustCodeRequest(t, s, "app")
 		g := newGrant("app", "no such user", "")
-		wantErr(t, "RedeemAuthCode(unknown user)", s.RedeemAuthCode(ctx, r.ID, g, nil, at(time.Hour)), store.ErrNotFound)
+		wantErr(t, "RedeemAuthCode(unknown user)", s.RedeemAuthCode(ctx, r.ID, g, nil, at(time.Hour), nil), store.ErrNotFound)
 		got, err := s.GetAuthRequest(ctx, r.ID)
 		ok(t, "GetAuthRequest", err)
 		if !got.RedeemedAt.IsZero() || got.GrantID != "" {
@@ -335,7 +429,7 @@ var oidcAuthRequestTests = []oidcTest{
 		errs := race(racers, func(int) error {
 			g := newGrant("app", u.ID, "")
 			rt := newRefreshToken(g.ID)
-			return s.RedeemAuthCode(ctx, r.ID, g, &rt, at(time.Hour))
+			return s.RedeemAuthCode(ctx, r.ID, g, &rt, at(time.Hour), nil)
 		})
 		exactlyOne(t, "concurrent RedeemAuthCode", errs, store.ErrConflict)
 	}},
@@ -363,6 +457,19 @@ var oidcAuthRequestTests = []oidcTest{
 // --- grants ---
 
 var oidcGrantTests = []oidcTest{
+	{"GetGrantUser", func(t *testing.T, s OIDCStore) {
+		ctx := context.Background()
+		mustOIDCClient(t, s, "app")
+		g, _ := mustGrant(t, s, "app")
+		u, err := s.GetUser(ctx, g.UserID)
+		ok(t, "GetUser", err)
+		gotG, gotU, err := s.GetGrantUser(ctx, g.ID)
+		ok(t, "GetGrantUser", err)
+		same(t, "grant", gotG, g)
+		same(t, "user", gotU, u)
+		_, _, err = s.GetGrantUser(ctx, "nope")
+		wantErr(t, "GetGrantUser(unknown)", err, store.ErrNotFound)
+	}},
 	{"RevokeKeepsFirstReason", func(t *testing.T, s OIDCStore) {
 		ctx := context.Background()
 		mustOIDCClient(t, s, "app")
@@ -389,7 +496,7 @@ var oidcGrantTests = []oidcTest{
 			ok(t, "CompleteAuthRequest", s.CompleteAuthRequest(ctx, r.ID, newAuthentication(u.ID, "")))
 			ok(t, "SetAuthCode", s.SetAuthCode(ctx, r.ID, []byte("code-"+r.ID), at(time.Minute)))
 			g := newGrant(client, u.ID, "")
-			ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r.ID, g, nil, at(time.Hour)))
+			ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r.ID, g, nil, at(time.Hour), nil))
 			ids = append(ids, g.ID)
 		}
 		someoneElse, _ := mustGrant(t, s, "app")
@@ -423,13 +530,13 @@ var oidcGrantTests = []oidcTest{
 		c := mustCredential(t, s, newCredential(u.ID))
 		withPasskey := newGrant("app", u.ID, c.ID)
 		rt := newRefreshToken(withPasskey.ID)
-		ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r1.ID, withPasskey, &rt, at(time.Hour)))
+		ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r1.ID, withPasskey, &rt, at(time.Hour), nil))
 		r2 := newAuthRequest("app")
 		ok(t, "PutAuthRequest", s.PutAuthRequest(ctx, r2))
 		ok(t, "CompleteAuthRequest", s.CompleteAuthRequest(ctx, r2.ID, newAuthentication(u.ID, "")))
 		ok(t, "SetAuthCode", s.SetAuthCode(ctx, r2.ID, []byte("code-"+r2.ID), at(time.Minute)))
 		withPass := newGrant("app", u.ID, "")
-		ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r2.ID, withPass, nil, at(time.Hour)))
+		ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r2.ID, withPass, nil, at(time.Hour), nil))
 
 		// Revoking the passkey ends the grants made with it, not the others.
 		ok(t, "DeleteCredential", s.DeleteCredential(ctx, c.ID))
@@ -472,7 +579,7 @@ var oidcRefreshTests = []oidcTest{
 		mustOIDCClient(t, s, "app")
 		g, first := mustGrant(t, s, "app")
 		second := newRefreshToken(g.ID)
-		ok(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, first.Hash, second, at(time.Hour)))
+		ok(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, first.Hash, second, at(time.Hour), nil))
 		got, _, err := s.GetRefreshToken(ctx, first.Hash)
 		ok(t, "GetRefreshToken(first)", err)
 		first.UsedAt = at(time.Hour)
@@ -483,12 +590,76 @@ var oidcRefreshTests = []oidcTest{
 		same(t, "next token's grant", gotG, g)
 
 		// The used token cannot be rotated again.
-		wantErr(t, "RotateRefreshToken(used)", s.RotateRefreshToken(ctx, first.Hash, newRefreshToken(g.ID), at(2*time.Hour)), store.ErrConflict)
-		wantErr(t, "RotateRefreshToken(unknown)", s.RotateRefreshToken(ctx, []byte("nope"), newRefreshToken(g.ID), at(time.Hour)), store.ErrNotFound)
+		wantErr(t, "RotateRefreshToken(used)", s.RotateRefreshToken(ctx, first.Hash, newRefreshToken(g.ID), at(2*time.Hour), nil), store.ErrConflict)
+		wantErr(t, "RotateRefreshToken(unknown)", s.RotateRefreshToken(ctx, []byte("nope"), newRefreshToken(g.ID), at(time.Hour), nil), store.ErrNotFound)
 		_, _, err = s.GetRefreshToken(ctx, []byte("nope"))
 		wantErr(t, "GetRefreshToken(unknown)", err, store.ErrNotFound)
 		_, _, err = s.GetRefreshToken(ctx, nil)
 		wantErr(t, "GetRefreshToken(empty)", err, store.ErrNotFound)
+	}},
+	{"RotateLogsSignIn", func(t *testing.T, s OIDCStore) {
+		// The sign-in log entry commits with the rotation, and only when
+		// it succeeds.
+		ctx := context.Background()
+		mustOIDCClient(t, s, "app")
+		g, first := mustGrant(t, s, "app")
+		ev := tokenSignIn(store.User{ID: g.UserID, Username: "someone"}, "app", at(time.Hour))
+		ok(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, first.Hash, newRefreshToken(g.ID), at(time.Hour), &ev))
+		refused := ev
+		refused.Detail = "must not be logged"
+		wantErr(t, "RotateRefreshToken(used)", s.RotateRefreshToken(ctx, first.Hash, newRefreshToken(g.ID), at(2*time.Hour), &refused), store.ErrConflict)
+		wantErr(t, "RotateRefreshToken(unknown)", s.RotateRefreshToken(ctx, []byte("nope"), newRefreshToken(g.ID), at(2*time.Hour), &refused), store.ErrNotFound)
+		g2, rt2 := mustGrant(t, s, "app")
+		ok(t, "RevokeGrant", s.RevokeGrant(ctx, g2.ID, at(time.Hour), "logout"))
+		refused.UserID = g2.UserID
+		wantErr(t, "RotateRefreshToken(revoked grant)", s.RotateRefreshToken(ctx, rt2.Hash, newRefreshToken(g2.ID), at(2*time.Hour), &refused), store.ErrConflict)
+		sameSignIns(t, s, g.UserID, ev)
+		sameSignIns(t, s, g2.UserID)
+	}},
+	{"RotateCountsLikeAppend", func(t *testing.T, s OIDCStore) {
+		ctx := context.Background()
+		rs := reportStore(t, s)
+		mustOIDCClient(t, s, "app")
+		g, first := mustGrant(t, s, "app")
+		grp := mustGroup(t, s, "pilot")
+		ok(t, "AddMember", s.AddMember(ctx, grp.ID, g.UserID))
+		ev := tokenSignIn(store.User{ID: g.UserID, Username: "someone"}, "app", day0.Add(time.Hour))
+		ev.Client = "browser"
+		ok(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, first.Hash, newRefreshToken(g.ID), at(time.Hour), &ev))
+		wantErr(t, "RotateRefreshToken(used)", s.RotateRefreshToken(ctx, first.Hash, newRefreshToken(g.ID), at(time.Hour), &ev), store.ErrConflict)
+		mustAppend(t, s, ev)
+		got, err := rs.SignInDays(ctx, day0)
+		ok(t, "SignInDays", err)
+		same(t, "SignInDays", got, []store.SignInDay{
+			{Day: day0, GroupID: "", Method: "passkey", Count: 2},
+			{Day: day0, GroupID: grp.ID, Method: "passkey", Count: 2},
+		})
+	}},
+	{"GetRefreshTokenUser", func(t *testing.T, s OIDCStore) {
+		ctx := context.Background()
+		mustOIDCClient(t, s, "app")
+		g, first := mustGrant(t, s, "app")
+		second := newRefreshToken(g.ID)
+		ok(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, first.Hash, second, at(time.Hour), nil))
+		u, err := s.GetUser(ctx, g.UserID)
+		ok(t, "GetUser", err)
+		for _, want := range []oidcstore.RefreshToken{first, second} {
+			wantRT, wantG, err := s.GetRefreshToken(ctx, want.Hash)
+			ok(t, "GetRefreshToken", err)
+			gotRT, gotG, gotU, err := s.GetRefreshTokenUser(ctx, want.Hash)
+			ok(t, "GetRefreshTokenUser", err)
+			same(t, "token", gotRT, wantRT)
+			same(t, "grant", gotG, wantG)
+			same(t, "user", gotU, u)
+		}
+		ok(t, "RevokeGrant", s.RevokeGrant(ctx, g.ID, at(2*time.Hour), "logout"))
+		_, gotG, _, err := s.GetRefreshTokenUser(ctx, second.Hash)
+		ok(t, "GetRefreshTokenUser(revoked grant)", err)
+		same(t, "RevokedAt", gotG.RevokedAt, at(2*time.Hour))
+		_, _, _, err = s.GetRefreshTokenUser(ctx, []byte("nope"))
+		wantErr(t, "GetRefreshTokenUser(unknown)", err, store.ErrNotFound)
+		_, _, _, err = s.GetRefreshTokenUser(ctx, nil)
+		wantErr(t, "GetRefreshTokenUser(empty)", err, store.ErrNotFound)
 	}},
 	{"RevokedGrantCannotRotate", func(t *testing.T, s OIDCStore) {
 		ctx := context.Background()
@@ -496,7 +667,7 @@ var oidcRefreshTests = []oidcTest{
 		g, rt := mustGrant(t, s, "app")
 		ok(t, "RevokeGrant", s.RevokeGrant(ctx, g.ID, at(time.Hour), "logout"))
 		next := newRefreshToken(g.ID)
-		wantErr(t, "RotateRefreshToken(revoked grant)", s.RotateRefreshToken(ctx, rt.Hash, next, at(time.Hour)), store.ErrConflict)
+		wantErr(t, "RotateRefreshToken(revoked grant)", s.RotateRefreshToken(ctx, rt.Hash, next, at(time.Hour), nil), store.ErrConflict)
 		_, _, err := s.GetRefreshToken(ctx, next.Hash)
 		wantErr(t, "token of a refused rotation", err, store.ErrNotFound)
 		_, gotG, err := s.GetRefreshToken(ctx, rt.Hash)
@@ -508,14 +679,14 @@ var oidcRefreshTests = []oidcTest{
 		mustOIDCClient(t, s, "app")
 		_, rt := mustGrant(t, s, "app")
 		other, _ := mustGrant(t, s, "app")
-		wantErr(t, "RotateRefreshToken into another grant", s.RotateRefreshToken(ctx, rt.Hash, newRefreshToken(other.ID), at(time.Hour)), store.ErrConflict)
+		wantErr(t, "RotateRefreshToken into another grant", s.RotateRefreshToken(ctx, rt.Hash, newRefreshToken(other.ID), at(time.Hour), nil), store.ErrConflict)
 	}},
 	{"ConcurrentRotateExactlyOnce", func(t *testing.T, s OIDCStore) {
 		ctx := context.Background()
 		mustOIDCClient(t, s, "app")
 		g, rt := mustGrant(t, s, "app")
 		errs := race(racers, func(int) error {
-			return s.RotateRefreshToken(ctx, rt.Hash, newRefreshToken(g.ID), at(time.Hour))
+			return s.RotateRefreshToken(ctx, rt.Hash, newRefreshToken(g.ID), at(time.Hour), nil)
 		})
 		exactlyOne(t, "concurrent RotateRefreshToken", errs, store.ErrConflict)
 	}},
@@ -616,7 +787,7 @@ func mustGrantIn(t *testing.T, s OIDCStore, clientID string, u store.User, sid, 
 	ok(t, "SetAuthCode", s.SetAuthCode(ctx, r.ID, []byte("code-"+r.ID), at(time.Minute)))
 	g := newGrant(clientID, u.ID, credentialID)
 	g.SessionID = sid
-	ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r.ID, g, nil, at(time.Hour)))
+	ok(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, r.ID, g, nil, at(time.Hour), nil))
 	got, err := s.GetAuthRequest(ctx, r.ID)
 	ok(t, "GetAuthRequest", err)
 	if got.Auth.SessionID != sid {
