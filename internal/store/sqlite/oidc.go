@@ -227,7 +227,7 @@ func (s *Store) GetAuthRequest(ctx context.Context, id string) (oidcstore.AuthRe
 // "missing" and "too late" applies is told apart after the fact, inside the
 // same transaction.
 func (s *Store) CompleteAuthRequest(ctx context.Context, id string, a oidcstore.Authentication) error {
-	return mapErr(s.write.inTx(ctx, func(t rawTx) error {
+	return mapErr(s.batch.do(ctx, func(t rawTx) error {
 		n, err := t.exec(oidcCompleteAuthRequest,
 			a.UserID, a.CredentialID, a.Method, millis(a.AuthTime), encodeList(a.AMR), a.ACR, millis(a.At), a.SessionID, id)
 		if err != nil || n == 1 {
@@ -251,7 +251,7 @@ func oidcMissingOrConflict(ctx context.Context, tx *sql.Tx, query string, args .
 }
 
 func (s *Store) SetAuthCode(ctx context.Context, id string, codeHash []byte, expiresAt time.Time) error {
-	return mapErr(s.write.inTx(ctx, func(t rawTx) error {
+	return mapErr(s.batch.do(ctx, func(t rawTx) error {
 		n, err := t.exec(oidcSetAuthCode, blob(codeHash), millis(expiresAt), id)
 		if err != nil || n == 1 {
 			return mapErr(err)
@@ -304,7 +304,7 @@ func (s *Store) GetAuthRequestByCodeUser(ctx context.Context, codeHash []byte) (
 }
 
 func (s *Store) RedeemAuthCode(ctx context.Context, requestID string, g oidcstore.Grant, rt *oidcstore.RefreshToken, keepUntil time.Time, signIn *store.SignInEvent) error {
-	return mapErr(s.write.inTx(ctx, func(t rawTx) error {
+	return mapErr(s.batch.do(ctx, func(t rawTx) error {
 		n, err := t.exec(oidcRedeem, millis(g.CreatedAt), g.ID, millis(keepUntil), requestID)
 		if err != nil {
 			return mapErr(err)
@@ -475,7 +475,7 @@ func (s *Store) GetRefreshTokenUser(ctx context.Context, hash []byte) (oidcstore
 // RotateRefreshToken is one write transaction: the old token used, the
 // next one stored, and the sign-in log entry commit together.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next oidcstore.RefreshToken, now time.Time, signIn *store.SignInEvent) error {
-	return mapErr(s.write.inTx(ctx, func(t rawTx) error {
+	return mapErr(s.batch.do(ctx, func(t rawTx) error {
 		n, err := t.exec(oidcUseRefreshToken, millis(now), blob(oldHash), next.GrantID)
 		if err != nil {
 			return mapErr(err)

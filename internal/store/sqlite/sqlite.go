@@ -155,42 +155,6 @@ func (t rawTx) queryInt64(query string, args ...any) (int64, error) {
 	return v, nil
 }
 
-// inTx runs fn in one write transaction (BEGIN IMMEDIATE) on the writer's
-// connection, which it holds meanwhile. fn's error rolls the transaction
-// back and is returned as is.
-func (d db) inTx(ctx context.Context, fn func(t rawTx) error) error {
-	conn, err := d.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		c, ok := dc.(driver.Conn)
-		if !ok {
-			return fmt.Errorf("sqlite: driver connection %T", dc)
-		}
-		cache, _ := d.raw.LoadOrStore(c, new(sync.Map))
-		t := rawTx{ctx: ctx, conn: c, stmts: cache.(*sync.Map)}
-		if _, err := t.exec("BEGIN IMMEDIATE"); err != nil {
-			return err
-		}
-		if err := fn(t); err != nil {
-			// Roll back even when ctx has ended meanwhile.
-			t.ctx = context.WithoutCancel(ctx)
-			if _, rerr := t.exec("ROLLBACK"); rerr != nil {
-				return errors.Join(err, rerr, driver.ErrBadConn)
-			}
-			return err
-		}
-		if _, err := t.exec("COMMIT"); err != nil {
-			t.ctx = context.WithoutCancel(ctx)
-			t.exec("ROLLBACK")
-			return err
-		}
-		return nil
-	})
-}
-
 func (d db) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if s := d.stmt(ctx, query); s != nil {
 		return s.ExecContext(ctx, cleanArgs(args)...)
