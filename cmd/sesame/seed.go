@@ -52,22 +52,37 @@ func (e *env) seedCmd() *cobra.Command {
 func (e *env) seed(ctx context.Context, a *app.App, users, perUser, workers int) error {
 	start := time.Now()
 	var created, skipped, passkeys atomic.Int64
+	failed := fanOut(ctx, 1, users, workers, func(i int) error {
+		ok, err := seedUser(ctx, a, i, perUser)
+		if ok {
+			created.Add(1)
+			passkeys.Add(int64(perUser))
+		} else if err == nil {
+			skipped.Add(1)
+		}
+		return err
+	}, func() {
+		done := created.Load() + skipped.Load()
+		fmt.Fprintf(e.stdout, "  %d/%d users (%.0f/s)\n", done, users, float64(done)/time.Since(start).Seconds())
+	})
+	fmt.Fprintf(e.stdout, "Created %d users with %d passkeys (%d existed already) in %s.\n",
+		created.Load(), passkeys.Load(), skipped.Load(), time.Since(start).Round(time.Millisecond))
+	return failed
+}
+
+// fanOut runs work(first) .. work(last) on workers goroutines, calling
+// progress every 5 seconds, and returns the first error (after which no
+// more work starts) or ctx's.
+func fanOut(ctx context.Context, first, last, workers int, work func(i int) error, progress func()) error {
 	jobs := make(chan int)
 	errc := make(chan error, workers)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for i := range jobs {
-				ok, err := seedUser(ctx, a, i, perUser)
-				if err != nil {
+				if err := work(i); err != nil {
 					errc <- err
 					return
-				}
-				if ok {
-					created.Add(1)
-					passkeys.Add(int64(perUser))
-				} else {
-					skipped.Add(1)
 				}
 			}
 		})
@@ -76,7 +91,7 @@ func (e *env) seed(ctx context.Context, a *app.App, users, perUser, workers int)
 	defer tick.Stop()
 	var failed error
 feed:
-	for i := 1; i <= users; i++ {
+	for i := first; i <= last; i++ {
 		select {
 		case jobs <- i:
 		case failed = <-errc:
@@ -86,8 +101,7 @@ feed:
 			break feed
 		case <-tick.C:
 			i--
-			done := created.Load() + skipped.Load()
-			fmt.Fprintf(e.stdout, "  %d/%d users (%.0f/s)\n", done, users, float64(done)/time.Since(start).Seconds())
+			progress()
 		}
 	}
 	close(jobs)
@@ -98,8 +112,6 @@ feed:
 		default:
 		}
 	}
-	fmt.Fprintf(e.stdout, "Created %d users with %d passkeys (%d existed already) in %s.\n",
-		created.Load(), passkeys.Load(), skipped.Load(), time.Since(start).Round(time.Millisecond))
 	return failed
 }
 
@@ -118,54 +130,24 @@ func (e *env) seedSignIns(ctx context.Context, a *app.App, n, workers int) error
 	start := time.Now()
 	now := a.Now()
 	var done atomic.Int64
-	jobs := make(chan int)
-	errc := make(chan error, workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := range jobs {
-				u := us[i%len(us)]
-				ev := store.SignInEvent{
-					Time: now.Add(-time.Duration(mrand.Int64N(int64(90 * 24 * time.Hour)))), UserID: u.ID, Username: u.Username,
-					IP: "192.0.2.1", UserAgent: "sesame-seed/1", Method: "passkey", Result: store.ResultSuccess, PasskeyType: "synced",
-				}
-				if i%10 == 9 {
-					ev.Result, ev.Reason = store.ResultFailure, "verification_failed"
-				}
-				if _, err := a.Store.AppendSignIn(ctx, ev); err != nil {
-					errc <- err
-					return
-				}
-				done.Add(1)
-			}
-		})
-	}
-	tick := time.NewTicker(5 * time.Second)
-	defer tick.Stop()
-	var failed error
-feed:
-	for i := 0; i < n; i++ {
-		select {
-		case jobs <- i:
-		case failed = <-errc:
-			break feed
-		case <-ctx.Done():
-			failed = ctx.Err()
-			break feed
-		case <-tick.C:
-			i--
-			d := done.Load()
-			fmt.Fprintf(e.stdout, "  %d/%d sign-in records (%.0f/s)\n", d, n, float64(d)/time.Since(start).Seconds())
+	failed := fanOut(ctx, 0, n-1, workers, func(i int) error {
+		u := us[i%len(us)]
+		ev := store.SignInEvent{
+			Time: now.Add(-time.Duration(mrand.Int64N(int64(90 * 24 * time.Hour)))), UserID: u.ID, Username: u.Username,
+			IP: "192.0.2.1", UserAgent: "sesame-seed/1", Method: "passkey", Result: store.ResultSuccess, PasskeyType: "synced",
 		}
-	}
-	close(jobs)
-	wg.Wait()
-	if failed == nil {
-		select {
-		case failed = <-errc:
-		default:
+		if i%10 == 9 {
+			ev.Result, ev.Reason = store.ResultFailure, "verification_failed"
 		}
-	}
+		if _, err := a.Store.AppendSignIn(ctx, ev); err != nil {
+			return err
+		}
+		done.Add(1)
+		return nil
+	}, func() {
+		d := done.Load()
+		fmt.Fprintf(e.stdout, "  %d/%d sign-in records (%.0f/s)\n", d, n, float64(d)/time.Since(start).Seconds())
+	})
 	fmt.Fprintf(e.stdout, "Added %d sign-in records in %s.\n", done.Load(), time.Since(start).Round(time.Millisecond))
 	return failed
 }
