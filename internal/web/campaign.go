@@ -23,6 +23,11 @@ const promptPath = "/my/add-passkey"
 // never stands in the way of a sign-in: it is logged and the prompt
 // skipped.
 func (s *Server) afterSignIn(ctx context.Context, res signinResult, returnTo string) string {
+	if res.UsablePasskey {
+		// methods.ShouldPrompt never prompts a user who has a usable
+		// passkey: no need to load the policy to find that out again.
+		return returnTo
+	}
 	prompt, err := s.SignIn.CampaignPrompt(ctx, res.User)
 	if err != nil {
 		s.Log.WarnContext(ctx, "registration campaign check failed", "user", res.User.Username, "err", err)
@@ -47,6 +52,9 @@ func (s *Server) afterSignIn(ctx context.Context, res signinResult, returnTo str
 type signinResult struct {
 	User    store.User
 	Session store.Session
+	// UsablePasskey: the user signed in with a passkey the methods policy
+	// allows (signin.FinishSignIn refuses any other), so they have one.
+	UsablePasskey bool
 }
 
 // afterRegistering is where the prompt sends the browser once a passkey is

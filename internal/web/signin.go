@@ -89,11 +89,8 @@ func (s *Server) passkeyFinish(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setSessionCookie(w, res)
 	s.markBoundPasskeyDevice(w, r, res.User, res.Credential)
-	// No registration-campaign check: the passkey just used passed the
-	// methods policy, so the user has a usable passkey and the campaign
-	// (methods.ShouldPrompt) would not prompt; the check would only cost
-	// the sign-in a policy read.
-	writeJSON(w, http.StatusOK, map[string]string{"redirect": safeReturn(req.ReturnTo), "user": res.User.Username})
+	next := s.afterSignIn(r.Context(), signinResult{User: res.User, Session: res.Session, UsablePasskey: true}, safeReturn(req.ReturnTo))
+	writeJSON(w, http.StatusOK, map[string]string{"redirect": next, "user": res.User.Username})
 }
 
 func (s *Server) tapPage(w http.ResponseWriter, r *http.Request) {
