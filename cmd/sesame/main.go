@@ -61,8 +61,8 @@ type env struct {
 	cfg    config.Config
 	stdout io.Writer
 	stderr io.Writer
-	// Profiles written by serve (--cpu-profile, --mem-profile).
-	cpuProfile, memProfile string
+	// Profiles and trace written by serve (--cpu-profile, --mem-profile, --trace).
+	cpuProfile, memProfile, traceFile string
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,6 +47,7 @@ separated), and so on.`,
 	f.StringVar(&e.cfg.GeoIPDB, "geoip-db", e.cfg.GeoIPDB, "MaxMind-format country database (e.g. GeoLite2-Country.mmdb) for Conditional Access country locations; without it every country is unknown")
 	f.StringVar(&e.cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run to this file when the server stops (go tool pprof)")
 	f.StringVar(&e.memProfile, "mem-profile", "", "write an allocation profile to this file when the server stops (go tool pprof -sample_index=alloc_space)")
+	f.StringVar(&e.traceFile, "trace", "", "write an execution trace of the whole run to this file (go tool trace; -pprof=sched|syscall|sync for where requests wait)")
 	return c
 }
 
@@ -59,6 +61,11 @@ func (e *env) serve(ctx context.Context) error {
 		return err
 	}
 	defer stop()
+	stopTrace, err := startTrace(e.traceFile)
+	if err != nil {
+		return err
+	}
+	defer stopTrace()
 	if e.memProfile != "" {
 		f, err := os.Create(e.memProfile)
 		if err != nil {
@@ -173,6 +180,27 @@ func startCPUProfile(path string) (stop func(), err error) {
 	}
 	return func() {
 		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+// startTrace starts an execution trace to path (none when path is empty):
+// where a CPU profile tells what the server computes, the trace tells what
+// a slow request waited for (a core, a lock, a system call, the collector).
+func startTrace(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--trace: %w", err)
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--trace: %w", err)
+	}
+	return func() {
+		trace.Stop()
 		f.Close()
 	}, nil
 }
