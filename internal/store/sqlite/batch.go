@@ -274,13 +274,31 @@ func rollback(t rawTx, err error) error {
 // the same CPU per sign-in (docs/performance.md).
 const checkpointEvery = 100 * time.Millisecond
 
+// restartFrames is how long the WAL may grow (frames of one page, 4 KiB
+// each: 160 MiB) before the writer copies what the checkpointer has not
+// yet copied and starts the WAL over (its automatic checkpoint, dsn).
+//
+// Under load only the writer starts the WAL over: the checkpointer's copies
+// never catch up with a writer that keeps appending, and readers keep
+// using the WAL meanwhile. Starting over is a pause for every write: the
+// writer's checkpoint syncs the WAL and the database file, and its next
+// commit writes a new WAL header and syncs it first (SQLite's guard against
+// reordered writes after a restart). On the VM of docs/performance.md an
+// fsync takes about 20 ms, so each start-over held the writer for 20 to 90
+// ms; a sign-in writes about 15 frames, so at 1,000 sign-ins/s the old
+// threshold of 10,000 frames came every 0.7 s and was the p99 of the finish
+// step. 40,000 frames make that every 2.7 s: p99 of a whole sign-in 42 ->
+// 24 to 30 ms at 1,000/s. Longer still would keep even more WAL on disk
+// for a pause that stays the same.
+const restartFrames = 40000
+
 // checkpointer copies the WAL into the database file in the background.
 // By default SQLite does that in the writer, in the commit that takes the
 // WAL past 1,000 pages: that commit, and every write queued behind it,
 // waits for the copy and its fsync calls. A PASSIVE checkpoint on another
 // connection copies what it can without blocking the writer or readers, on
-// another core; the writer's own automatic checkpoint is left at a high
-// threshold (dsn) as a backstop should this one fall behind.
+// another core, so that the writer's own checkpoint (restartFrames) has
+// only the last frames left to copy.
 func checkpointer(db *sql.DB, quit <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	t := time.NewTicker(checkpointEvery)

@@ -253,9 +253,9 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	// The checkpointer (batch.go) copies the WAL back in the background;
-	// the writer's own automatic checkpoint only steps in if it falls far
-	// behind (10,000 pages, 40 MB of WAL).
-	q.Add("_pragma", "wal_autocheckpoint(10000)")
+	// the writer's own automatic checkpoint copies the rest and starts the
+	// WAL over once it is restartFrames long (batch.go).
+	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", restartFrames))
 	if readOnly {
 		// A bug that writes through the read pool would bypass the single
 		// writer and meet SQLITE_BUSY; make it fail loudly instead.
