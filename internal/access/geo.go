@@ -74,5 +74,7 @@ func (c *Countries) Close() error {
 	if c == nil || c.db == nil {
 		return nil
 	}
-	return c.db.Close()
+	err := c.db.Close()
+	c.db = nil // a second Close does nothing
+	return err
 }
