@@ -281,16 +281,20 @@ const checkpointEvery = 100 * time.Millisecond
 // Under load only the writer starts the WAL over: the checkpointer's copies
 // never catch up with a writer that keeps appending, and readers keep
 // using the WAL meanwhile. Starting over is a pause for every write: the
-// writer's checkpoint syncs the WAL and the database file, and its next
-// commit writes a new WAL header and syncs it first (SQLite's guard against
-// reordered writes after a restart). On the VM of docs/performance.md an
-// fsync takes about 20 ms, so each start-over held the writer for 20 to 90
-// ms; a sign-in writes about 15 frames, so at 1,000 sign-ins/s the old
-// threshold of 10,000 frames came every 0.7 s and was the p99 of the finish
-// step. 40,000 frames make that every 2.7 s: p99 of a whole sign-in 42 ->
-// 24 to 30 ms at 1,000/s. Longer still would keep even more WAL on disk
-// for a pause that stays the same.
+// writer's checkpoint syncs the WAL and the database file, and every page
+// written since the checkpointer's last round must reach the disk first;
+// a sign-in writes about 15 frames, so at 1,000 sign-ins/s 100 ms of WAL is
+// 6 MB, and the pause was 20 to 90 ms on the VM of docs/performance.md.
+// With the old threshold of 10,000 frames it came every 0.7 s and was the
+// p99 of the finish step; 40,000 make it every 2.7 s, and the checkpointer
+// shortens it (closeCheckpointEvery).
 const restartFrames = 40000
+
+// closeCheckpointEvery is the checkpointer's pace when the writer's
+// checkpoint is near (within two rounds of restartFrames at the rate the
+// WAL grows): then the writer has at most a few milliseconds of WAL left
+// to sync and copy, not up to 100 ms of it.
+const closeCheckpointEvery = 5 * time.Millisecond
 
 // checkpointer copies the WAL into the database file in the background.
 // By default SQLite does that in the writer, in the commit that takes the
@@ -298,19 +302,69 @@ const restartFrames = 40000
 // waits for the copy and its fsync calls. A PASSIVE checkpoint on another
 // connection copies what it can without blocking the writer or readers, on
 // another core, so that the writer's own checkpoint (restartFrames) has
-// only the last frames left to copy.
+// only the last frames left to copy; while that is near it runs every
+// closeCheckpointEvery.
 func checkpointer(db *sql.DB, quit <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	t := time.NewTicker(checkpointEvery)
+	t := time.NewTimer(checkpointEvery)
 	defer t.Stop()
+	last, lastAt := 0, time.Now()
+	near := false // the previous round found the writer's checkpoint near
 	for {
 		select {
 		case <-quit:
 			return
 		case <-t.C:
-			// Errors (SQLITE_BUSY from another process's checkpoint) only
-			// mean this round copied less; the next one tries again.
-			_, _ = db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 		}
+		// Errors (SQLITE_BUSY while the writer checkpoints, or another
+		// process's checkpoint) only mean this round copied less.
+		frames, err := checkpoint(db)
+		now := time.Now()
+		wait := checkpointEvery
+		switch {
+		case err != nil:
+			// When near, most likely the writer's own checkpoint: look
+			// again soon, once.
+			if near {
+				wait = closeCheckpointEvery
+			}
+			near = false
+		case frames < last:
+			// The WAL started over since the last round.
+			last, lastAt, near = frames, now, false
+		default:
+			near = nearRestart(frames, frames-last, now.Sub(lastAt))
+			if near {
+				wait = closeCheckpointEvery
+			}
+			last, lastAt = frames, now
+		}
+		t.Reset(wait)
 	}
 }
+
+// nearRestart reports whether the WAL, holding frames after growing by
+// grew in the last elapsed, will reach restartFrames within two of the
+// checkpointer's ordinary rounds.
+func nearRestart(frames, grew int, elapsed time.Duration) bool {
+	if grew <= 0 || elapsed <= 0 {
+		return false
+	}
+	ahead := float64(grew) * float64(2*checkpointEvery) / float64(elapsed)
+	return float64(frames)+ahead >= restartFrames
+}
+
+// checkpoint runs one PASSIVE checkpoint and returns how many frames the
+// WAL holds.
+func checkpoint(db *sql.DB) (frames int, err error) {
+	var busy, copied int
+	if err := db.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+		return 0, err
+	}
+	if busy != 0 || frames < 0 {
+		return 0, errBusy
+	}
+	return frames, nil
+}
+
+var errBusy = errors.New("sqlite: checkpoint busy")

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestGroupCommit: writes queued together share a transaction, a failing
@@ -80,5 +81,32 @@ func TestGroupCommit(t *testing.T) {
 	s.Close()
 	if err := s.batch.do(ctx, put("late")); !errors.Is(err, errClosed) {
 		t.Fatalf("write after Close: %v, want errClosed", err)
+	}
+}
+
+// TestNearRestart: the checkpointer speeds up when the WAL, at the rate it
+// grew, will reach restartFrames within two ordinary rounds, and not
+// otherwise (a quiet WAL, one that did not grow, a bad interval).
+func TestNearRestart(t *testing.T) {
+	round := checkpointEvery
+	for _, c := range []struct {
+		name         string
+		frames, grew int
+		elapsed      time.Duration
+		want         bool
+	}{
+		{"far", 10000, 1500, round, false},
+		{"two rounds away", restartFrames - 3000, 1500, round, true},
+		{"just beyond two rounds", restartFrames - 3001, 1500, round, false},
+		{"faster growth", restartFrames - 6000, 3000, round, true},
+		{"same growth over twice the time", restartFrames - 3000, 1500, 2 * round, false},
+		{"already past", restartFrames + 10, 10, round, true},
+		{"did not grow", restartFrames - 1, 0, round, false},
+		{"no time passed", restartFrames - 1, 100, 0, false},
+		{"started over", 100, -39000, round, false},
+	} {
+		if got := nearRestart(c.frames, c.grew, c.elapsed); got != c.want {
+			t.Errorf("%s: nearRestart(%d, %d, %v) = %v, want %v", c.name, c.frames, c.grew, c.elapsed, got, c.want)
+		}
 	}
 }
