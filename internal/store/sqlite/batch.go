@@ -21,10 +21,10 @@ import (
 // only after the commit that holds its write: an acknowledged write is as
 // durable as before, and a write that fails rolls back to its savepoint
 // without touching the others. An idle server does not wait to fill a
-// batch: a write that
-// arrives alone is committed alone, at once; batches form while the
-// previous commit is under way, and while the server is busy a batch
-// lingers briefly for company (lingerFor) (docs/performance.md, issue 14).
+// batch: a write that arrives alone is committed alone, at once; batches
+// form while the previous commit is under way, and while the server is
+// busy (busyGap) a batch lingers briefly for company (lingerFor)
+// (docs/performance.md, issue 14).
 
 // maxBatch bounds one transaction: past this the latency of the last
 // write in it would grow for little saving per write.
