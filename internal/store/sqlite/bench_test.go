@@ -69,12 +69,20 @@ func BenchmarkSignInWrites(b *testing.B) {
 // cache the writer invalidated, as under sign-in load; their cpu-ns/op
 // also holds background work the write started (the checkpointer), which
 // the stopped timer does not leave out, so compare them with each other.
+// JoinRequestContext is Join with a context that can end, as a request's.
 //
 //	go test -run '^$' -bench SessionLookup -benchmem ./internal/store/sqlite/
 func BenchmarkSessionLookup(b *testing.B) {
-	for _, mode := range []string{"TwoQueries", "Join", "TwoQueriesAfterWrite", "JoinAfterWrite"} {
+	for _, mode := range []string{"TwoQueries", "Join", "TwoQueriesAfterWrite", "JoinAfterWrite", "JoinRequestContext"} {
 		b.Run(mode, func(b *testing.B) {
 			ctx := context.Background()
+			if mode == "JoinRequestContext" {
+				// A request's context can end, which the driver watches
+				// for unless told not to (db.lookup).
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithCancel(ctx)
+				defer cancel()
+			}
 			s, err := Open(ctx, filepath.Join(b.TempDir(), "sesame.db"))
 			if err != nil {
 				b.Fatal(err)
@@ -92,7 +100,7 @@ func BenchmarkSessionLookup(b *testing.B) {
 			if err := s.CreateSession(ctx, ss); err != nil {
 				b.Fatal(err)
 			}
-			join := mode == "Join" || mode == "JoinAfterWrite"
+			join := mode == "Join" || mode == "JoinAfterWrite" || mode == "JoinRequestContext"
 			write := mode == "TwoQueriesAfterWrite" || mode == "JoinAfterWrite"
 			m := benchmeter.Start(b)
 			for b.Loop() {

@@ -78,7 +78,7 @@ func (s *Store) GetCredentialWithUser(ctx context.Context, credentialID []byte) 
 		c credentialRow
 		u userRow
 	}
-	err := s.read.QueryRowContext(ctx, credentialWithUserSQL, blob(credentialID)).
+	err := s.read.lookup(ctx, credentialWithUserSQL, blob(credentialID)).
 		Scan(r.u.dest(r.c.dest(make([]any, 0, joinedColumns)))...)
 	if err != nil {
 		return store.Credential{}, store.User{}, mapErr(err)

@@ -46,11 +46,11 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 }
 
 func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
-	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	return scanUser(s.read.lookup(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 }
 
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
-	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+	return scanUser(s.read.lookup(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
 }
 
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {

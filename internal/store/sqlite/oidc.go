@@ -48,7 +48,8 @@ func (s *Store) oidcQueryRow(ctx context.Context, query string, args ...any) sca
 	if err != nil {
 		return errRow{err}
 	}
-	return st.QueryRowContext(ctx, cleanArgs(args)...)
+	// Lookups by key: see db.lookup.
+	return st.QueryRowContext(context.WithoutCancel(ctx), cleanArgs(args)...)
 }
 
 // The statements of the token endpoint's write transactions, run on the

@@ -109,7 +109,7 @@ func (s *Store) GetSessionWithUser(ctx context.Context, tokenHash []byte) (store
 		ss sessionRow
 		u  userRow
 	}
-	err := s.read.QueryRowContext(ctx, sessionWithUserSQL, blob(tokenHash)).
+	err := s.read.lookup(ctx, sessionWithUserSQL, blob(tokenHash)).
 		Scan(r.u.dest(r.ss.dest(make([]any, 0, joinedColumns)))...)
 	if err != nil {
 		return store.Session{}, store.User{}, mapErr(err)

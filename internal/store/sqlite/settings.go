@@ -36,7 +36,7 @@ func (s *Store) DeleteHitsBefore(ctx context.Context, cutoff time.Time) (int, er
 
 func (s *Store) GetSetting(ctx context.Context, key string) ([]byte, error) {
 	var v []byte
-	err := s.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	err := s.read.lookup(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
 	if err != nil {
 		return nil, mapErr(err)
 	}

@@ -176,6 +176,16 @@ func (d db) QueryRowContext(ctx context.Context, query string, args ...any) *sql
 	return d.DB.QueryRowContext(ctx, query, cleanArgs(args)...)
 }
 
+// lookup is QueryRowContext for a lookup by key, which takes microseconds:
+// it runs without ctx's cancellation. With a context that can end (every
+// request's), the driver starts a goroutine per statement to interrupt it
+// and installs a progress handler; for a lookup that is work for nothing,
+// on every request of the sign-in hot path. A caller whose request has
+// ended still gets its answer, a few microseconds later.
+func (d db) lookup(ctx context.Context, query string, args ...any) *sql.Row {
+	return d.QueryRowContext(context.WithoutCancel(ctx), query, args...)
+}
+
 func cleanArgs(args []any) []any {
 	for i, a := range args {
 		if s, ok := a.(string); ok {
