@@ -43,7 +43,7 @@ const lingerFor = 500 * time.Microsecond
 // 1,000 sign-ins/s batches were nearly always alone (1.2 to 1.4 writes per
 // commit) until the second rule: with it 1.7 to 1.9, 5 to 8% less server
 // CPU per sign-in and less WAL to checkpoint; p99 45-58 -> 22-35 ms, for
-// about half a millisecond more at the median of the finish step.
+// about a millisecond more at the median of the finish step.
 const busyGap = 2 * time.Millisecond
 
 type batchOp struct {
