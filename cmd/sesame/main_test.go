@@ -606,3 +606,19 @@ func TestServeArgon2Bounds(t *testing.T) {
 		}
 	}
 }
+
+// TestServeRecordingFlags: a profile or trace file that cannot be created
+// is refused before the server starts, naming the flag.
+func TestServeRecordingFlags(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "no-such-dir", "out")
+	for _, flag := range []string{"--cpu-profile", "--mem-profile", "--trace"} {
+		mustFail(t, sesame(t, dir, nil, "serve", "--listen", "localhost:0", flag, missing), 1, flag+": open "+missing)
+	}
+	r := mustOK(t, sesame(t, dir, nil, "serve", "--help"))
+	for _, want := range []string{"--cpu-profile", "--mem-profile", "--trace"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("serve --help lacks %q", want)
+		}
+	}
+}
