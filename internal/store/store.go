@@ -98,6 +98,19 @@ type Group struct {
 	CreatedAt   time.Time
 }
 
+// GroupChange is a change to one group that ChangeGroup makes as a whole.
+type GroupChange struct {
+	Name       *string  // the new name; nil keeps the name
+	ExternalID *string  // the new external ID ("" clears it); nil keeps it
+	Add        []string // IDs of users to make members
+	Remove     []string // IDs of users to take out
+}
+
+// Empty reports whether c changes nothing.
+func (c GroupChange) Empty() bool {
+	return c.Name == nil && c.ExternalID == nil && len(c.Add) == 0 && len(c.Remove) == 0
+}
+
 // SCIMToken is a bearer token a provisioning client (an HR system, Entra ID,
 // Okta) uses on /scim/v2. Only a hash of the token is kept.
 type SCIMToken struct {
@@ -281,6 +294,17 @@ type Store interface {
 	RemoveMember(ctx context.Context, groupID, userID string) error
 	ListMembers(ctx context.Context, groupID string) ([]User, error)    // ordered by username
 	ListUserGroups(ctx context.Context, userID string) ([]Group, error) // ordered by name
+	// ChangeGroup makes c to group id in one transaction: the rename, the
+	// external ID, then the additions and removals, all or nothing (a
+	// provisioning client retries a whole request, so a half-made change
+	// would be wrong data until then). ErrNotFound when the group or any
+	// user in Add or Remove does not exist, ErrConflict when another group
+	// has the name or external ID; either changes nothing. Adding a user who
+	// is a member, or removing one who is not, is not an error and changes
+	// nothing. It returns the change that undoes what it did: the old name
+	// and external ID if they changed, the users it made members in Remove
+	// and those it took out in Add, in the order of c.
+	ChangeGroup(ctx context.Context, id string, c GroupChange) (undo GroupChange, err error)
 
 	// SCIM bearer tokens. Names are unique (ErrConflict); DeleteSCIMToken
 	// of an unknown name is ErrNotFound. ListSCIMTokens is ordered by name.

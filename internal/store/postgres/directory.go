@@ -196,3 +196,62 @@ func (s *Store) ListSCIMTokens(ctx context.Context) ([]store.SCIMToken, error) {
 func (s *Store) DeleteSCIMToken(ctx context.Context, name string) error {
 	return mustAffect(s.exec(ctx, `DELETE FROM scim_tokens WHERE name = $1`, name))
 }
+
+// ChangeGroup runs in one transaction that first locks the group's row, so
+// two changes to one group take turns and each one's undo is exactly what
+// it did.
+func (s *Store) ChangeGroup(ctx context.Context, id string, c store.GroupChange) (store.GroupChange, error) {
+	var undo store.GroupChange
+	err := s.oidcTx(ctx, func(tx pgx.Tx) error {
+		undo = store.GroupChange{}
+		exec := func(query string, args ...any) (int64, error) {
+			tag, err := tx.Exec(ctx, query, cleanArgs(args)...)
+			return tag.RowsAffected(), mapErr(err)
+		}
+		var name, ext string
+		if err := tx.QueryRow(ctx, `SELECT name, external_id FROM groups WHERE id = $1 FOR UPDATE`, id).Scan(&name, &ext); err != nil {
+			return mapErr(err)
+		}
+		if c.Name != nil && store.CleanText(*c.Name) != name {
+			if _, err := exec(`UPDATE groups SET name = $1 WHERE id = $2`, *c.Name, id); err != nil {
+				return err
+			}
+			undo.Name = &name
+		}
+		if c.ExternalID != nil && store.CleanText(*c.ExternalID) != ext {
+			if _, err := exec(`UPDATE groups SET external_id = $1 WHERE id = $2`, *c.ExternalID, id); err != nil {
+				return err
+			}
+			undo.ExternalID = &ext
+		}
+		for _, u := range c.Add {
+			// An unknown user fails the foreign key: ErrNotFound.
+			n, err := exec(`INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, u)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				undo.Remove = append(undo.Remove, u)
+			}
+		}
+		for _, u := range c.Remove {
+			n, err := exec(`DELETE FROM group_members WHERE group_id = $1 AND user_id = $2`, id, u)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				undo.Add = append(undo.Add, u)
+				continue
+			}
+			var one int
+			if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1`, store.CleanText(u)).Scan(&one); err != nil {
+				return mapErr(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return store.GroupChange{}, err
+	}
+	return undo, nil
+}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/sesame-idp/sesame/internal/store"
 )
@@ -196,4 +197,63 @@ func (s *Store) ListSCIMTokens(ctx context.Context) ([]store.SCIMToken, error) {
 
 func (s *Store) DeleteSCIMToken(ctx context.Context, name string) error {
 	return mustAffect(s.write.ExecContext(ctx, `DELETE FROM scim_tokens WHERE name = ?`, name))
+}
+
+// ChangeGroup runs in one write transaction (BEGIN IMMEDIATE), so the
+// group it reads first is the group it changes: no other writer comes
+// between. It is not a group-commit write: it is rare, and a failing step
+// must roll back the whole change, not just its own savepoint.
+func (s *Store) ChangeGroup(ctx context.Context, id string, c store.GroupChange) (store.GroupChange, error) {
+	var undo store.GroupChange
+	err := s.oidcTx(ctx, func(tx *sql.Tx) error {
+		undo = store.GroupChange{}
+		exec := func(query string, args ...any) (int, error) {
+			return affected(tx.ExecContext(ctx, query, cleanArgs(args)...))
+		}
+		var name, ext string
+		if err := tx.QueryRowContext(ctx, `SELECT name, external_id FROM groups WHERE id = ?`, id).Scan(&name, &ext); err != nil {
+			return mapErr(err)
+		}
+		if c.Name != nil && store.CleanText(*c.Name) != name {
+			if _, err := exec(`UPDATE groups SET name = ? WHERE id = ?`, *c.Name, id); err != nil {
+				return err
+			}
+			undo.Name = &name
+		}
+		if c.ExternalID != nil && store.CleanText(*c.ExternalID) != ext {
+			if _, err := exec(`UPDATE groups SET external_id = ? WHERE id = ?`, *c.ExternalID, id); err != nil {
+				return err
+			}
+			undo.ExternalID = &ext
+		}
+		for _, u := range c.Add {
+			// An unknown user fails the foreign key: ErrNotFound.
+			n, err := exec(`INSERT INTO group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, u)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				undo.Remove = append(undo.Remove, u)
+			}
+		}
+		for _, u := range c.Remove {
+			n, err := exec(`DELETE FROM group_members WHERE group_id = ? AND user_id = ?`, id, u)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				undo.Add = append(undo.Add, u)
+				continue
+			}
+			var one int
+			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, store.CleanText(u)).Scan(&one); err != nil {
+				return mapErr(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return store.GroupChange{}, err
+	}
+	return undo, nil
 }

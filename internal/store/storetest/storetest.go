@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Users", userTests},
 		{"Groups", groupTests},
+		{"GroupChanges", groupChangeTests},
 		{"Credentials", credentialTests},
 		{"TAPs", tapTests},
 		{"Challenges", challengeTests},
