@@ -3,7 +3,9 @@ package directory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -166,4 +168,148 @@ func (d *Service) SetMemberByID(ctx context.Context, actor audit.Actor, groupID,
 		return err
 	}
 	return d.SetMember(ctx, actor, g.Name, u.Username, member)
+}
+
+// GroupChange is a change a provisioning client makes to a group in one
+// request (SCIM PUT or PATCH), made all or nothing.
+type GroupChange struct {
+	Name       *string  // the new name; nil keeps it
+	ExternalID *string  // the new external ID ("" clears it); nil keeps it
+	Add        []string // IDs of users to make members
+	Remove     []string // IDs of users to take out
+}
+
+var errAddAndRemove = problem.BadRequest("A user cannot be both added to and taken out of a group in one change.")
+
+// planGroupChange checks c against group g as RenameGroup,
+// SetGroupExternalID and SetMemberByID check their input, and returns the
+// store's change: values normalized, a name or external ID g already has
+// left out (and not checked, as a rename to the same name is not), each
+// user once.
+func planGroupChange(g store.Group, c GroupChange) (store.GroupChange, error) {
+	var sc store.GroupChange
+	if c.Name != nil && strings.TrimSpace(*c.Name) != g.Name {
+		name, err := NormalizeGroupName(*c.Name)
+		if err != nil {
+			return store.GroupChange{}, err
+		}
+		sc.Name = &name
+	}
+	if c.ExternalID != nil {
+		ext, err := NormalizeExternalID(*c.ExternalID)
+		if err != nil {
+			return store.GroupChange{}, err
+		}
+		if ext != g.ExternalID {
+			sc.ExternalID = &ext
+		}
+	}
+	sc.Add, sc.Remove = distinct(c.Add), distinct(c.Remove)
+	for _, id := range sc.Add {
+		if slices.Contains(sc.Remove, id) {
+			return store.GroupChange{}, errAddAndRemove
+		}
+	}
+	return sc, nil
+}
+
+// distinct returns ids without repeats, in first-seen order.
+func distinct(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// ChangeGroup makes c to the group with this ID as one step: a taken name
+// (ErrGroupExists), a taken external ID (ErrExternalIDTaken), an unknown
+// user (ErrUnknownUser), a failing store or a cancelled request changes
+// nothing. A rename is passed to GroupRenamed as RenameGroup does; if that
+// fails, the whole change is undone. The audit records are those the
+// separate operations write, one per thing that changed, written once the
+// change stands.
+func (d *Service) ChangeGroup(ctx context.Context, actor audit.Actor, id string, c GroupChange) (store.Group, error) {
+	g, err := d.GroupByID(ctx, id)
+	if err != nil {
+		return g, err
+	}
+	sc, err := planGroupChange(g, c)
+	if err != nil || sc.Empty() {
+		return g, err
+	}
+	undo, err := d.Store.ChangeGroup(ctx, g.ID, sc)
+	if err != nil {
+		return g, d.groupChangeError(ctx, g, sc, err)
+	}
+	next := g
+	if sc.Name != nil {
+		next.Name = *sc.Name
+	}
+	if sc.ExternalID != nil {
+		next.ExternalID = *sc.ExternalID
+	}
+	if undo.Name != nil && d.GroupRenamed != nil {
+		if err := d.GroupRenamed(ctx, actor, *undo.Name, next.Name); err != nil {
+			if _, uerr := d.Store.ChangeGroup(context.WithoutCancel(ctx), g.ID, undo); uerr != nil {
+				return g, fmt.Errorf("%w (and undoing the group change failed: %v)", err, uerr)
+			}
+			return g, err
+		}
+	}
+	now := d.Now()
+	if undo.Name != nil {
+		audit.Log(ctx, d.Store, now, actor, "group.rename", next.Name, map[string]string{"before": *undo.Name, "after": next.Name})
+	}
+	if undo.ExternalID != nil {
+		audit.Log(ctx, d.Store, now, actor, "group.set_external_id", next.Name, map[string]string{"before": *undo.ExternalID, "after": next.ExternalID})
+	}
+	// What the undo takes out is what was added, and the reverse.
+	for _, m := range []struct {
+		action string
+		ids    []string
+	}{{"group.add_member", undo.Remove}, {"group.remove_member", undo.Add}} {
+		for _, uid := range m.ids {
+			audit.Log(ctx, d.Store, now, actor, m.action, next.Name, map[string]string{"user": d.usernameOf(ctx, uid)})
+		}
+	}
+	return next, nil
+}
+
+// usernameOf names a user for the audit log; a user deleted since is
+// named by ID.
+func (d *Service) usernameOf(ctx context.Context, id string) string {
+	if u, err := d.Store.GetUser(ctx, id); err == nil {
+		return u.Username
+	}
+	return id
+}
+
+// groupChangeError turns the store's refusal of sc into the error the
+// separate operations would have given. The store says only ErrConflict or
+// ErrNotFound; whether the name or the external ID, the group or a user,
+// is looked up here, on the failure path only.
+func (d *Service) groupChangeError(ctx context.Context, g store.Group, sc store.GroupChange, err error) error {
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		nameTaken := sc.Name != nil
+		if nameTaken && sc.ExternalID != nil {
+			o, gerr := d.Store.GetGroupByName(ctx, *sc.Name)
+			nameTaken = gerr == nil && o.ID != g.ID
+		}
+		if nameTaken {
+			return ErrGroupExists
+		}
+		if sc.ExternalID != nil {
+			return ErrExternalIDTaken
+		}
+	case errors.Is(err, store.ErrNotFound):
+		if _, gerr := d.Store.GetGroup(ctx, g.ID); errors.Is(gerr, store.ErrNotFound) {
+			return ErrUnknownGroup
+		}
+		return ErrUnknownUser
+	}
+	return err
 }
