@@ -33,23 +33,28 @@ type Directory interface {
 	SetDisabled(ctx context.Context, actor audit.Actor, username string, disabled bool) (store.User, error)
 	DeleteUser(ctx context.Context, actor audit.Actor, username string) error
 	CreateProvisionedGroup(ctx context.Context, actor audit.Actor, name, externalID string) (store.Group, error)
-	SetGroupExternalID(ctx context.Context, actor audit.Actor, id, externalID string) (store.Group, error)
 	SetMemberByID(ctx context.Context, actor audit.Actor, groupID, userID string, member bool) error
+	// ChangeGroup makes a group's rename, external ID and membership
+	// changes all or nothing; a rename rewrites the policies naming the
+	// group (directory.Service.GroupRenamed).
+	ChangeGroup(ctx context.Context, actor audit.Actor, id string, c directory.GroupChange) (store.Group, error)
 	DeleteGroup(ctx context.Context, actor audit.Actor, name string) error
 }
 
-// GroupRenamer renames a group (a displayName change). It is its own
-// interface so the app can hand in a rename that also rewrites the
-// policies naming the group.
+// GroupRenamer renames a group (a displayName change). It is no longer
+// used: a displayName change goes through Directory.ChangeGroup with the
+// rest of the request, so that it is made all or nothing, and the
+// directory's GroupRenamed hook rewrites the policies naming the group.
+// Server.Renamer stays only until the app stops setting it.
 type GroupRenamer interface {
 	RenameGroup(ctx context.Context, actor audit.Actor, oldName, newName string) (store.Group, error)
 }
 
 // Server serves /scim/v2.
 type Server struct {
-	Store   store.Store // reads
-	Dir     Directory   // writes
-	Renamer GroupRenamer
+	Store   store.Store  // reads
+	Dir     Directory    // writes
+	Renamer GroupRenamer // not used (see GroupRenamer)
 	Tokens  *Tokens
 	// BaseURL is the public URL of /scim/v2 (for meta.location), without
 	// a trailing slash.
@@ -600,36 +605,37 @@ func (s *Server) changeGroup(w http.ResponseWriter, r *http.Request, change func
 	s.writeResource(w, http.StatusOK, res)
 }
 
-// saveGroup writes the difference between old and m: the name first (a
-// taken name changes nothing), then the external ID, then members.
+// saveGroup writes the difference between old and m as one change: a
+// taken name or external ID, an unknown member or a failing database
+// changes nothing, so a provisioning client that retries the request
+// starts from the group it last saw.
 func (s *Server) saveGroup(r *http.Request, g store.Group, old, m groupModel) (store.Group, error) {
-	ctx, a := r.Context(), actor(r)
-	var err error
+	return s.Dir.ChangeGroup(r.Context(), actor(r), g.ID, groupChange(g, old, m))
+}
+
+// groupChange is the change that turns group g, whose members are
+// old.Members, into m: a name or external ID only when it differs
+// (compared as the directory keeps them, trimmed), the members m has that
+// old has not, and those old has that m has not.
+func groupChange(g store.Group, old, m groupModel) directory.GroupChange {
+	var c directory.GroupChange
 	if name := strings.TrimSpace(m.DisplayName); name != g.Name {
-		if g, err = s.Renamer.RenameGroup(ctx, a, g.Name, name); err != nil {
-			return g, err
-		}
+		c.Name = &name
 	}
 	if ext := strings.TrimSpace(m.ExternalID); ext != g.ExternalID {
-		if g, err = s.Dir.SetGroupExternalID(ctx, a, g.ID, ext); err != nil {
-			return g, err
-		}
+		c.ExternalID = &ext
 	}
 	for _, id := range m.Members {
 		if !slices.Contains(old.Members, id) {
-			if err := s.Dir.SetMemberByID(ctx, a, g.ID, id, true); err != nil {
-				return g, err
-			}
+			c.Add = append(c.Add, id)
 		}
 	}
 	for _, id := range old.Members {
 		if !slices.Contains(m.Members, id) {
-			if err := s.Dir.SetMemberByID(ctx, a, g.ID, id, false); err != nil {
-				return g, err
-			}
+			c.Remove = append(c.Remove, id)
 		}
 	}
-	return g, nil
+	return c
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {

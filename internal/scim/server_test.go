@@ -3,6 +3,8 @@ package scim_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,16 +24,20 @@ import (
 
 const base = "https://id.example.com/scim/v2"
 
-// renames records the renames the server asked for, proving the rename goes
-// through the GroupRenamer it was given.
+// renames records the renames the directory's GroupRenamed hook was told
+// of (in the app it rewrites the policies naming the group), proving a
+// SCIM rename reaches it; fail makes the hook refuse.
 type renames struct {
-	dir  *directory.Service
 	seen []string
+	fail error
 }
 
-func (r *renames) RenameGroup(ctx context.Context, actor audit.Actor, oldName, newName string) (store.Group, error) {
+func (r *renames) hook(_ context.Context, _ audit.Actor, oldName, newName string) error {
+	if r.fail != nil {
+		return r.fail
+	}
 	r.seen = append(r.seen, oldName+"->"+newName)
-	return r.dir.RenameGroup(ctx, actor, oldName, newName)
+	return nil
 }
 
 type fixture struct {
@@ -51,9 +57,10 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	dir := &directory.Service{Store: st, Now: time.Now}
-	f := &fixture{t: t, st: st, dir: dir, tokens: &scim.Tokens{Store: st, Now: time.Now}, renames: &renames{dir: dir}}
-	srv := &scim.Server{Store: st, Dir: dir, Renamer: f.renames, Tokens: f.tokens, BaseURL: base,
+	rn := &renames{}
+	dir := &directory.Service{Store: st, Now: time.Now, GroupRenamed: rn.hook}
+	f := &fixture{t: t, st: st, dir: dir, tokens: &scim.Tokens{Store: st, Now: time.Now}, renames: rn}
+	srv := &scim.Server{Store: st, Dir: dir, Tokens: f.tokens, BaseURL: base,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}
 	f.h = srv.Handler()
 	if f.token, err = f.tokens.Issue(context.Background(), audit.CLI, "hr"); err != nil {
@@ -473,7 +480,7 @@ func TestGroups(t *testing.T) {
 	if r.status != 200 || !slices.Equal(memberIDs(r), []string{carol}) {
 		t.Fatalf("remove with value: %d %s", r.status, r.raw)
 	}
-	// Rename through the GroupRenamer.
+	// A rename reaches the directory's rename hook.
 	r = patch(`[{"op":"replace","path":"displayName","value":"R&D"}]`)
 	if r.status != 200 || r.body["displayName"] != "R&D" || !slices.Equal(f.renames.seen, []string{"Engineering->R&D"}) {
 		t.Fatalf("rename: %d %s (renames %v)", r.status, r.raw, f.renames.seen)
@@ -572,3 +579,111 @@ func TestAuditNamesTheToken(t *testing.T) {
 		t.Errorf("audit log %v, want %v", got, want)
 	}
 }
+
+// TestGroupChangesAllOrNothing: a PUT or PATCH of a group that is refused
+// at any step leaves its name, externalId and members as they were, read
+// back through SCIM, and writes no audit record.
+func TestGroupChangesAllOrNothing(t *testing.T) {
+	f := newFixture(t)
+	alice := f.createUser(`{` + userSchema + `,"userName":"alice"}`)["id"].(string)
+	bob := f.createUser(`{` + userSchema + `,"userName":"bob"}`)["id"].(string)
+	carol := f.createUser(`{` + userSchema + `,"userName":"carol"}`)["id"].(string)
+	r := f.do("POST", "/Groups", `{`+groupSchema+`,"displayName":"Engineering","externalId":"dept-7","members":[{"value":"`+alice+`"},{"value":"`+carol+`"}]}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("create group: %d %s", r.status, r.raw)
+	}
+	gid := r.body["id"].(string)
+	if r := f.do("POST", "/Groups", `{`+groupSchema+`,"displayName":"Sales","externalId":"dept-9"}`); r.status != http.StatusCreated {
+		t.Fatalf("create group: %d %s", r.status, r.raw)
+	}
+	// read is the group as SCIM shows it: what a client compares.
+	read := func() string {
+		t.Helper()
+		r := f.do("GET", "/Groups/"+gid, "")
+		if r.status != 200 {
+			t.Fatalf("get group: %d %s", r.status, r.raw)
+		}
+		var ms []string
+		for _, m := range r.body["members"].([]any) {
+			ms = append(ms, m.(map[string]any)["value"].(string))
+		}
+		slices.Sort(ms)
+		return fmt.Sprintf("%v|%v|%v", r.body["displayName"], r.body["externalId"], ms)
+	}
+	audits := func() int {
+		t.Helper()
+		evs, err := f.st.ListAudit(context.Background(), 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs)
+	}
+	patch := func(ops string) string { return `{` + patchSchema + `,"Operations":` + ops + `}` }
+	before, beforeAudits := read(), audits()
+
+	for _, tc := range []struct {
+		name, method, body string
+		status             int
+		scimType           string
+	}{
+		{"patch: rename, add a user and an unknown one", "PATCH", patch(`[{"op":"replace","path":"displayName","value":"R&D"},` +
+			`{"op":"add","path":"members","value":[{"value":"` + bob + `"},{"value":"nobody"}]}]`), 400, "invalidValue"},
+		{"put: rename, add a user and an unknown one", "PUT", `{` + groupSchema + `,"displayName":"R&D","externalId":"dept-7","members":[` +
+			`{"value":"` + alice + `"},{"value":"` + bob + `"},{"value":"nobody"}]}`, 400, "invalidValue"},
+		// Before the change was made as a whole, these two renamed the
+		// group and then failed on the external ID.
+		{"patch: rename, taken externalId, add, remove", "PATCH", patch(`[{"op":"replace","path":"displayName","value":"R&D"},` +
+			`{"op":"replace","path":"externalId","value":"dept-9"},{"op":"add","path":"members","value":[{"value":"` + bob + `"}]},` +
+			`{"op":"remove","path":"members[value eq \"` + carol + `\"]"}]`), 409, "uniqueness"},
+		{"put: rename, taken externalId, new members", "PUT", `{` + groupSchema + `,"displayName":"R&D","externalId":"dept-9","members":[` +
+			`{"value":"` + bob + `"}]}`, 409, "uniqueness"},
+		{"patch: taken name with members", "PATCH", patch(`[{"op":"add","path":"members","value":[{"value":"` + bob + `"}]},` +
+			`{"op":"replace","path":"displayName","value":"Sales"}]`), 409, "uniqueness"},
+		{"put: bad name with members", "PUT", `{` + groupSchema + `,"displayName":"R\u0001D","members":[{"value":"` + bob + `"}]}`, 400, "invalidValue"},
+	} {
+		f.scimError(tc.name, f.do(tc.method, "/Groups/"+gid, tc.body), tc.status, tc.scimType)
+		if got := read(); got != before {
+			t.Errorf("%s: group is %s, was %s", tc.name, got, before)
+		}
+	}
+
+	// A rename the policies cannot follow undoes the whole change.
+	f.renames.fail = errors.New("policy store unavailable")
+	f.scimError("rename hook fails", f.do("PATCH", "/Groups/"+gid, patch(`[{"op":"replace","path":"displayName","value":"R&D"},`+
+		`{"op":"replace","path":"externalId","value":"dept-8"},{"op":"add","path":"members","value":[{"value":"`+bob+`"}]}]`)), 500, "")
+	if got := read(); got != before {
+		t.Errorf("after a failed rename hook: group is %s, was %s", got, before)
+	}
+	f.renames.fail = nil
+	if n := audits(); n != beforeAudits || len(f.renames.seen) != 0 {
+		t.Fatalf("refused changes wrote %d audit records, renamed %v", n-beforeAudits, f.renames.seen)
+	}
+
+	// The same PUT without the conflict is made whole, audited as before.
+	r = f.do("PUT", "/Groups/"+gid, `{`+groupSchema+`,"displayName":"R&D","externalId":"dept-8","members":[{"value":"`+alice+`"},{"value":"`+bob+`"}]}`)
+	if r.status != 200 {
+		t.Fatalf("put: %d %s", r.status, r.raw)
+	}
+	if got, want := read(), fmt.Sprintf("R&D|dept-8|%v", sortedIDs(alice, bob)); got != want {
+		t.Errorf("after put: %s, want %s", got, want)
+	}
+	evs, err := f.st.ListAudit(context.Background(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Actor+" "+e.Action+" "+e.Target+" "+e.Detail)
+	}
+	want := []string{
+		`scim:hr group.remove_member R&D {"user":"carol"}`,
+		`scim:hr group.add_member R&D {"user":"bob"}`,
+		`scim:hr group.set_external_id R&D {"after":"dept-8","before":"dept-7"}`,
+		`scim:hr group.rename R&D {"after":"R\u0026D","before":"Engineering"}`,
+	}
+	if !slices.Equal(got, want) || !slices.Equal(f.renames.seen, []string{"Engineering->R&D"}) {
+		t.Errorf("audit log %q, want %q; renames %v", got, want, f.renames.seen)
+	}
+}
+
+func sortedIDs(ids ...string) []string { slices.Sort(ids); return ids }
