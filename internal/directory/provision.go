@@ -259,7 +259,9 @@ func (d *Service) ChangeGroup(ctx context.Context, actor audit.Actor, id string,
 			return g, err
 		}
 	}
-	now := d.Now()
+	// The change stands: its records are written even if the request has
+	// ended meanwhile, or the audit log would miss a change that was made.
+	ctx, now := context.WithoutCancel(ctx), d.Now()
 	if undo.Name != nil {
 		audit.Log(ctx, d.Store, now, actor, "group.rename", next.Name, map[string]string{"before": *undo.Name, "after": next.Name})
 	}
@@ -306,8 +308,11 @@ func (d *Service) groupChangeError(ctx context.Context, g store.Group, sc store.
 			return ErrExternalIDTaken
 		}
 	case errors.Is(err, store.ErrNotFound):
-		if _, gerr := d.Store.GetGroup(ctx, g.ID); errors.Is(gerr, store.ErrNotFound) {
+		switch _, gerr := d.Store.GetGroup(ctx, g.ID); {
+		case errors.Is(gerr, store.ErrNotFound):
 			return ErrUnknownGroup
+		case gerr != nil:
+			return err // cannot tell which; the store's own error says enough
 		}
 		return ErrUnknownUser
 	}
