@@ -161,7 +161,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 	}
 	a.SCIMTokens = &scim.Tokens{Store: st, Now: now}
 	a.SCIM = &scim.Server{
-		Store: st, Dir: a.Dir, Renamer: a.Dir, Tokens: a.SCIMTokens,
+		Store: st, Dir: a.Dir, Tokens: a.SCIMTokens,
 		BaseURL: strings.TrimSuffix(cfg.URL, "/") + scim.Prefix, Log: log, Now: now,
 	}
 	a.Web.Rollout = a.Rollout()

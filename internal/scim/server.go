@@ -41,21 +41,11 @@ type Directory interface {
 	DeleteGroup(ctx context.Context, actor audit.Actor, name string) error
 }
 
-// GroupRenamer renames a group (a displayName change). It is no longer
-// used: a displayName change goes through Directory.ChangeGroup with the
-// rest of the request, so that it is made all or nothing, and the
-// directory's GroupRenamed hook rewrites the policies naming the group.
-// Server.Renamer stays only until the app stops setting it.
-type GroupRenamer interface {
-	RenameGroup(ctx context.Context, actor audit.Actor, oldName, newName string) (store.Group, error)
-}
-
 // Server serves /scim/v2.
 type Server struct {
-	Store   store.Store  // reads
-	Dir     Directory    // writes
-	Renamer GroupRenamer // not used (see GroupRenamer)
-	Tokens  *Tokens
+	Store  store.Store // reads
+	Dir    Directory   // writes
+	Tokens *Tokens
 	// BaseURL is the public URL of /scim/v2 (for meta.location), without
 	// a trailing slash.
 	BaseURL string
