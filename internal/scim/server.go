@@ -522,9 +522,15 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		g, err = s.Dir.CreateProvisionedGroup(ctx, actor(r), m.DisplayName, m.ExternalID)
 	}
-	for _, id := range m.Members {
-		if err == nil {
-			err = s.Dir.SetMemberByID(ctx, actor(r), g.ID, id, true)
+	if err == nil && len(m.Members) > 0 {
+		// All members in one step; if that is refused (a member deleted
+		// since checkMembers), the new group goes too, so that a refused
+		// POST leaves nothing behind.
+		created := g
+		if g, err = s.Dir.ChangeGroup(ctx, actor(r), created.ID, directory.GroupChange{Add: m.Members}); err != nil {
+			if derr := s.Dir.DeleteGroup(context.WithoutCancel(ctx), actor(r), created.Name); derr != nil {
+				err = errors.Join(err, derr)
+			}
 		}
 	}
 	var res *groupResource

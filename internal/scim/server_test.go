@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -687,3 +688,40 @@ func TestGroupChangesAllOrNothing(t *testing.T) {
 }
 
 func sortedIDs(ids ...string) []string { slices.Sort(ids); return ids }
+
+// raceDir is the directory with a member deleted between the SCIM server's
+// check of the members and the change that adds them: what happens when an
+// admin deletes a user while a POST /Groups naming them is under way.
+type raceDir struct {
+	*directory.Service
+	st     store.Store
+	victim string
+}
+
+func (d raceDir) ChangeGroup(ctx context.Context, actor audit.Actor, id string, c directory.GroupChange) (store.Group, error) {
+	if err := d.st.DeleteUser(ctx, d.victim); err != nil {
+		return store.Group{}, err
+	}
+	return d.Service.ChangeGroup(ctx, actor, id, c)
+}
+
+// TestCreateGroupMemberGoneLeavesNothing: a POST /Groups whose members
+// cannot all be added is refused and leaves no group behind.
+func TestCreateGroupMemberGoneLeavesNothing(t *testing.T) {
+	f := newFixture(t)
+	alice := f.createUser(`{` + userSchema + `,"userName":"alice"}`)["id"].(string)
+	bob := f.createUser(`{` + userSchema + `,"userName":"bob"}`)["id"].(string)
+	srv := &scim.Server{Store: f.st, Dir: raceDir{f.dir, f.st, bob}, Tokens: f.tokens, BaseURL: base,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}
+	f.h = srv.Handler()
+	r := f.do("POST", "/Groups", `{`+groupSchema+`,"displayName":"Engineering","members":[{"value":"`+alice+`"},{"value":"`+bob+`"}]}`)
+	if r.status < 400 || r.status >= 500 {
+		t.Fatalf("POST with a member deleted meanwhile: %d %s, want a 4xx refusal", r.status, r.raw)
+	}
+	if _, err := f.st.GetGroupByName(context.Background(), "Engineering"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("group left behind after the refused POST: %v", err)
+	}
+	if r := f.do("GET", "/Groups?filter="+url.QueryEscape(`displayName eq "Engineering"`), ""); r.status != 200 || r.body["totalResults"] != float64(0) {
+		t.Fatalf("list after the refused POST: %d %s", r.status, r.raw)
+	}
+}
