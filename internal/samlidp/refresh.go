@@ -83,6 +83,12 @@ func (p *IdP) refresh(ctx context.Context, actor audit.Actor, a store.SAMLApp) (
 		}
 		audit.Log(ctx, p.store, now, actor, "saml_app.refresh", a.Name, map[string]string{
 			"outcome": "failed", "metadata_url": a.MetadataURL, "reason": reason})
+		// The attempt is kept, so the app shows that its last fetch failed
+		// (a check later than the fetch). A claim due just after now
+		// always holds but when another instance checked this instant.
+		if _, cerr := p.apps.ClaimSAMLMetadataCheck(ctx, a.Name, now.Add(time.Millisecond), now); cerr != nil {
+			p.log.WarnContext(ctx, "recording a failed SAML metadata fetch failed", "app", a.Name, "err", cerr)
+		}
 		return Refreshed{}, err
 	}
 	changed := !bytes.Equal(md, a.Metadata)

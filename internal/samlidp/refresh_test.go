@@ -236,8 +236,14 @@ func TestRefreshApp(t *testing.T) {
 			}
 			got := e.stored("wiki")
 			if string(got.Metadata) != v2 || got.EntityID != wikiEntity || !got.UpdatedAt.Equal(lastGood.UpdatedAt) ||
-				!got.MetadataFetchedAt.Equal(lastGood.MetadataFetchedAt) || !got.MetadataCheckedAt.Equal(lastGood.MetadataCheckedAt) {
+				!got.MetadataFetchedAt.Equal(lastGood.MetadataFetchedAt) {
 				t.Errorf("a failed refresh changed the app: %+v", got)
+			}
+			if !got.MetadataCheckedAt.Equal(e.now) {
+				t.Errorf("the failed attempt is not recorded: checked at %v, want %v", got.MetadataCheckedAt, e.now)
+			}
+			if a, _ := e.idp.App(ctx, "wiki"); !a.MetadataCheckedAt.After(a.MetadataFetchedAt) {
+				t.Errorf("App does not show the failed attempt: %+v", a)
 			}
 			if e.refreshCount() != before+1 {
 				t.Fatal("the failure is not in the audit log")
