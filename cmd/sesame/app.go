@@ -291,7 +291,7 @@ logout tokens when a user signs out, is disabled or deleted.`,
 			return nil
 		}),
 	}
-	c.AddCommand(add, list, show, set, setStrength, del, rotate)
+	c.AddCommand(add, list, show, set, setStrength, del, rotate, e.appRefreshCmd())
 	return c
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -66,4 +67,68 @@ func TestSAMLAppCommands(t *testing.T) {
 
 	mustOK(t, run("app", "delete", "wiki"))
 	mustFail(t, run("app", "show", "wiki"), 1, "no app with that name")
+}
+
+func TestSAMLAppRefresh(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) result { return sesame(t, dir, nil, args...) }
+
+	// An SP whose metadata changes between fetches (plain http is accepted
+	// on localhost only, as at registration).
+	var mu sync.Mutex
+	status, body := http.StatusOK, ""
+	serve := func(s int, b string) {
+		mu.Lock()
+		defer mu.Unlock()
+		status, body = s, b
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.WriteHeader(status)
+		w.Write([]byte(body))
+	}))
+	defer srv.Close()
+	hr := func(acs string) string {
+		return strings.ReplaceAll(strings.ReplaceAll(spMetadata, "crm.example.com", "hr.example.com"), "https://hr.example.com/saml/acs", acs)
+	}
+	serve(http.StatusOK, hr("http://localhost/acs"))
+	url := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/metadata"
+	mustOK(t, run("app", "add", "hr", "--saml-metadata", url), "app add --saml-metadata URL")
+	r := mustOK(t, run("app", "show", "hr"))
+	for _, want := range []string{"Metadata from:", url, "Metadata fetched at:"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("app show hr lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	serve(http.StatusOK, hr("http://localhost/acs2"))
+	r = mustOK(t, run("app", "refresh", "hr"))
+	if !strings.Contains(r.stdout, "it changed") || !strings.Contains(r.stdout, "ACS: http://localhost/acs2") {
+		t.Errorf("refresh of changed metadata:\n%s", r.stdout)
+	}
+	r = mustOK(t, run("app", "refresh", "hr"))
+	if !strings.Contains(r.stdout, "unchanged") {
+		t.Errorf("refresh of unchanged metadata:\n%s", r.stdout)
+	}
+
+	serve(http.StatusInternalServerError, "")
+	mustFail(t, run("app", "refresh", "hr"), 1, "could not be fetched. Reason: ")
+	serve(http.StatusOK, strings.ReplaceAll(hr("http://localhost/acs3"), `entityID="https://hr.example.com/saml"`, `entityID="https://other.example.com/saml"`))
+	mustFail(t, run("app", "refresh", "hr"), 1, "another entity ID")
+	r = mustOK(t, run("app", "show", "hr"))
+	if !strings.Contains(r.stdout, "http://localhost/acs2") || strings.Contains(r.stdout, "acs3") || !strings.Contains(r.stdout, "Last fetch failed at:") {
+		t.Errorf("after refused refreshes app show hr is:\n%s", r.stdout)
+	}
+
+	file := filepath.Join(t.TempDir(), "crm.xml")
+	if err := os.WriteFile(file, []byte(spMetadata), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, run("app", "add", "crm", "--saml-metadata", file))
+	mustFail(t, run("app", "refresh", "crm"), 1, "no metadata URL")
+	mustOK(t, run("app", "add", "grafana", "--redirect-uri", "https://grafana.example.com/login/generic_oauth"))
+	mustFail(t, run("app", "refresh", "grafana"), 1, "is an OpenID Connect app")
+	mustFail(t, run("app", "refresh", "ghost"), 1, "no app with that name")
+	mustFail(t, run("app", "refresh"), 2, "NAME")
 }

@@ -130,6 +130,11 @@ func (e *env) serve(ctx context.Context) error {
 	if a.OIDC != nil {
 		go a.OIDC.RunLogoutDelivery(sweepCtx, 15*time.Second)
 	}
+	if a.SAML != nil {
+		// SAML apps registered by URL are fetched again once a day; an
+		// hourly look finds the due ones, claimed so one instance fetches.
+		go a.SAML.RunMetadataRefresh(sweepCtx, time.Hour)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -60,6 +60,10 @@ type App struct {
 	SignsRequest bool      `json:"authn_requests_signed"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
+	// For an app registered from a metadata URL: the last successful fetch
+	// of it, and the last attempt (later than the fetch when it failed).
+	MetadataFetchedAt time.Time `json:"metadata_fetched_at,omitzero"`
+	MetadataCheckedAt time.Time `json:"metadata_checked_at,omitzero"`
 }
 
 // NewApp is what registering a SAML app takes: metadata (XML, or a URL
@@ -151,7 +155,8 @@ func (p *IdP) fetchMetadata(ctx context.Context, raw string) ([]byte, error) {
 
 func appFrom(a store.SAMLApp) App {
 	out := App{Name: a.Name, EntityID: a.EntityID, MetadataURL: a.MetadataURL, NameIDFormat: a.NameIDFormat,
-		RequiredACR: a.RequiredACR, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+		RequiredACR: a.RequiredACR, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+		MetadataFetchedAt: a.MetadataFetchedAt, MetadataCheckedAt: a.MetadataCheckedAt}
 	if ed, err := samlsp.ParseMetadata(a.Metadata); err == nil {
 		for _, sp := range ed.SPSSODescriptors {
 			for _, acs := range sp.AssertionConsumerServices {
@@ -219,6 +224,9 @@ func (p *IdP) AddApp(ctx context.Context, actor audit.Actor, in NewApp) (App, er
 	now := p.now()
 	rec := store.SAMLApp{Name: name, EntityID: ed.EntityID, Metadata: md, MetadataURL: mdURL, NameIDFormat: format,
 		RequiredACR: required, CreatedAt: now, UpdatedAt: now}
+	if mdURL != "" {
+		rec.MetadataFetchedAt, rec.MetadataCheckedAt = now, now
+	}
 	if err := p.apps.CreateSAMLApp(ctx, rec); errors.Is(err, store.ErrConflict) {
 		return App{}, ErrAppExists.WithDetail("app %q or entity ID %q", name, ed.EntityID)
 	} else if err != nil {

@@ -17,7 +17,11 @@ type SAMLApp struct {
 	NameIDFormat string // "email" or "persistent"
 	RequiredACR  string // the acr value of the strength every sign-in must meet; "" for none
 	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	UpdatedAt    time.Time // the last change of the app, its metadata included
+	// For an app registered from a metadata URL: the last successful fetch
+	// of it, and the last attempt (successful or not). Zero otherwise.
+	MetadataFetchedAt time.Time
+	MetadataCheckedAt time.Time
 }
 
 // SAMLStore keeps SAML apps. It is a separate interface from Store (like
@@ -26,7 +30,18 @@ type SAMLApp struct {
 // storetest.RunSAML.
 //
 // Names and entity IDs are each unique (ErrConflict); lookups compare
-// exactly. Update replaces every field but Name and CreatedAt.
+// exactly. Update replaces every field but Name, CreatedAt and the two
+// metadata fetch times, which only the refresh methods below move (so an
+// admin's change made while a refresh runs does not set them back).
+//
+// ClaimSAMLMetadataCheck is how one of several instances takes a due
+// refresh: it sets MetadataCheckedAt to now, and reports true, only if the
+// app has a metadata URL and was last checked before dueBefore (or never);
+// of instances claiming at once, exactly one wins. RecordSAMLMetadata
+// stores a successful fetch: MetadataFetchedAt and MetadataCheckedAt
+// become fetchedAt; given metadata (non-nil) replaces the stored one and
+// sets UpdatedAt to fetchedAt, nil keeps it (the fetch found no change);
+// it returns ErrNotFound for an unknown app (a claim of one is just false).
 type SAMLStore interface {
 	CreateSAMLApp(ctx context.Context, a SAMLApp) error
 	GetSAMLApp(ctx context.Context, name string) (SAMLApp, error)
@@ -34,4 +49,6 @@ type SAMLStore interface {
 	ListSAMLApps(ctx context.Context) ([]SAMLApp, error) // ordered by name
 	UpdateSAMLApp(ctx context.Context, a SAMLApp) error
 	DeleteSAMLApp(ctx context.Context, name string) error
+	ClaimSAMLMetadataCheck(ctx context.Context, name string, dueBefore, now time.Time) (bool, error)
+	RecordSAMLMetadata(ctx context.Context, name string, metadata []byte, fetchedAt time.Time) error
 }

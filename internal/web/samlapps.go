@@ -20,6 +20,7 @@ type SAMLRegistry interface {
 	AddApp(ctx context.Context, actor audit.Actor, in samlidp.NewApp) (samlidp.App, error)
 	DeleteApp(ctx context.Context, actor audit.Actor, name string) error
 	SetRequiredStrength(ctx context.Context, actor audit.Actor, name, strength string) (samlidp.App, error)
+	RefreshApp(ctx context.Context, actor audit.Actor, name string) (samlidp.Refreshed, error)
 	Endpoints() samlidp.Endpoints
 }
 
@@ -43,6 +44,7 @@ func (s *Server) samlRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /api/admin/saml-apps", s.samlAdmin(s.apiAddSAMLApp))
 	mux.Handle("GET /api/admin/saml-apps/{name}", s.samlAdmin(s.apiGetSAMLApp))
 	mux.Handle("PUT /api/admin/saml-apps/{name}/strength", s.samlAdmin(s.apiSetSAMLStrength))
+	mux.Handle("POST /api/admin/saml-apps/{name}/refresh", s.samlAdmin(s.apiRefreshSAMLApp))
 	mux.Handle("DELETE /api/admin/saml-apps/{name}", s.samlAdmin(s.apiDeleteSAMLApp))
 }
 
@@ -166,6 +168,26 @@ func (s *Server) apiSetSAMLStrength(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := s.SAMLApps.SetRequiredStrength(r.Context(), adminActor(r), r.PathValue("name"), body.Strength)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+// apiRefreshSAMLApp fetches the app's metadata URL again: the app as GET
+// shows it, with "changed" saying whether the metadata differed. A refused
+// refresh (fetch failed, invalid metadata, another entity ID) answers with
+// its problem and leaves the app as it was.
+func (s *Server) apiRefreshSAMLApp(w http.ResponseWriter, r *http.Request) {
+	a, err := s.SAMLApps.RefreshApp(r.Context(), adminActor(r), r.PathValue("name"))
+	if p := problem.As(err); err != nil && p.Detail != "" && (p.Code == samlidp.ErrFetch.Code ||
+		p.Code == samlidp.ErrMetadata.Code || p.Code == samlidp.ErrEntityChanged.Code) {
+		// The admin needs the reason (a status, a TLS error, the other
+		// entity ID) to act on; it names only what the admin registered.
+		writeJSON(w, p.Status, map[string]string{"error": p.Message, "code": p.Code, "detail": p.Detail})
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -11,21 +11,25 @@ import (
 
 var _ store.SAMLStore = (*Store)(nil)
 
-const samlAppColumns = `name, entity_id, metadata, metadata_url, nameid_format, required_acr, created_at, updated_at`
+const samlAppColumns = `name, entity_id, metadata, metadata_url, nameid_format, required_acr, created_at, updated_at, metadata_fetched_at, metadata_checked_at`
 
 func scanSAMLApp(row pgx.Row) (store.SAMLApp, error) {
 	var a store.SAMLApp
 	var created, updated time.Time
-	if err := row.Scan(&a.Name, &a.EntityID, &a.Metadata, &a.MetadataURL, &a.NameIDFormat, &a.RequiredACR, &created, &updated); err != nil {
+	var fetched, checked *time.Time
+	if err := row.Scan(&a.Name, &a.EntityID, &a.Metadata, &a.MetadataURL, &a.NameIDFormat, &a.RequiredACR, &created, &updated,
+		&fetched, &checked); err != nil {
 		return store.SAMLApp{}, mapErr(err)
 	}
 	a.CreatedAt, a.UpdatedAt = fromTS(created), fromTS(updated)
+	a.MetadataFetchedAt, a.MetadataCheckedAt = fromNullTS(fetched), fromNullTS(checked)
 	return a, nil
 }
 
 func (s *Store) CreateSAMLApp(ctx context.Context, a store.SAMLApp) error {
-	_, err := s.exec(ctx, `INSERT INTO saml_apps (`+samlAppColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		a.Name, a.EntityID, blob(a.Metadata), a.MetadataURL, a.NameIDFormat, a.RequiredACR, ts(a.CreatedAt), ts(a.UpdatedAt))
+	_, err := s.exec(ctx, `INSERT INTO saml_apps (`+samlAppColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		a.Name, a.EntityID, blob(a.Metadata), a.MetadataURL, a.NameIDFormat, a.RequiredACR, ts(a.CreatedAt), ts(a.UpdatedAt),
+		tsOrNull(a.MetadataFetchedAt), tsOrNull(a.MetadataCheckedAt))
 	return mapErr(err)
 }
 
@@ -51,4 +55,23 @@ func (s *Store) UpdateSAMLApp(ctx context.Context, a store.SAMLApp) error {
 
 func (s *Store) DeleteSAMLApp(ctx context.Context, name string) error {
 	return mustAffect(s.exec(ctx, `DELETE FROM saml_apps WHERE name = $1`, name))
+}
+
+func (s *Store) ClaimSAMLMetadataCheck(ctx context.Context, name string, dueBefore, now time.Time) (bool, error) {
+	n, err := affected(s.exec(ctx, `
+		UPDATE saml_apps SET metadata_checked_at = $1
+		WHERE name = $2 AND metadata_url <> '' AND (metadata_checked_at IS NULL OR metadata_checked_at < $3)`,
+		ts(now), name, ts(dueBefore)))
+	return n > 0, err
+}
+
+func (s *Store) RecordSAMLMetadata(ctx context.Context, name string, metadata []byte, fetchedAt time.Time) error {
+	if metadata == nil {
+		return mustAffect(s.exec(ctx, `
+			UPDATE saml_apps SET metadata_fetched_at = $1, metadata_checked_at = $1 WHERE name = $2`,
+			ts(fetchedAt), name))
+	}
+	return mustAffect(s.exec(ctx, `
+		UPDATE saml_apps SET metadata = $1, updated_at = $2, metadata_fetched_at = $2, metadata_checked_at = $2 WHERE name = $3`,
+		blob(metadata), ts(fetchedAt), name))
 }
