@@ -50,7 +50,8 @@ secret. Every app must send PKCE (S256) unless --allow-missing-pkce exempts
 a confidential one that cannot.
 
 A SAML 2.0 service provider is registered with --saml-metadata (a file, or
-an https:// URL Sesame fetches) or with --saml-acs and --saml-entity-id;
+an https:// URL Sesame fetches now and again daily; see app refresh) or with
+--saml-acs and --saml-entity-id;
 --nameid-format picks email (default) or persistent NameIDs.`,
 		Args: exactArgs(1, "a NAME"),
 		RunE: e.run(func(cmd *cobra.Command, a *app.App, args []string) error {

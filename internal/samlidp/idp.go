@@ -134,7 +134,26 @@ func New(cfg Config) (*IdP, error) {
 	if p.client == nil {
 		p.client = &http.Client{Timeout: 15 * time.Second}
 	}
+	if p.client.CheckRedirect == nil {
+		c := *p.client
+		c.CheckRedirect = checkMetadataRedirect
+		p.client = &c
+	}
 	return p, nil
+}
+
+// checkMetadataRedirect holds a redirect of an SP's metadata URL to the
+// rule the URL itself passed (https://, or http:// on this host): the
+// daily refresh follows it unattended, and a plain http:// hop would let
+// anyone on the path swap in their own certificate and ACS.
+func checkMetadataRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return fmt.Errorf("metadata URL redirected %d times", len(via))
+	}
+	if !validURL(req.URL.String()) {
+		return fmt.Errorf("metadata URL redirected to %q, not an https:// URL", req.URL.Redacted())
+	}
+	return nil
 }
 
 // Endpoints lists the IdP's URLs.

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -362,4 +363,45 @@ func TestRunMetadataRefreshStops(t *testing.T) {
 	time.Sleep(5 * time.Millisecond)
 	cancel()
 	<-done
+}
+
+// TestMetadataRedirects: a metadata URL that redirects to a plain http://
+// address elsewhere, or round in circles, is refused before the second
+// address is asked, and the app keeps its metadata.
+func TestMetadataRedirects(t *testing.T) {
+	ctx := context.Background()
+	cert, _ := spCert(t, "wiki")
+	good := spMetadata(wikiEntity, "https://wiki.example.com/saml/acs", cert)
+	var mode atomic.Value
+	mode.Store("ok")
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch mode.Load().(string) {
+		case "plain":
+			http.Redirect(w, r, "http://wiki.example.com/saml/metadata", http.StatusFound)
+		case "loop":
+			http.Redirect(w, r, r.URL.Path, http.StatusFound)
+		default:
+			io.WriteString(w, good)
+		}
+	}))
+	defer srv.Close()
+	e := newRefreshEnv(t, srv.Client())
+	if _, err := e.idp.AddApp(ctx, audit.CLI, NewApp{Name: "wiki", MetadataURL: srv.URL + "/saml/metadata"}); err != nil {
+		t.Fatal(err)
+	}
+	before := e.stored("wiki").Metadata
+	for _, c := range []struct{ mode, want string }{
+		{"plain", "not an https:// URL"},
+		{"loop", "redirected 5 times"},
+	} {
+		mode.Store(c.mode)
+		e.now = e.now.Add(time.Hour)
+		_, err := e.idp.RefreshApp(ctx, audit.CLI, "wiki")
+		if err == nil || !strings.Contains(problem.As(err).Detail, c.want) {
+			t.Errorf("%s redirect: %v, want a refusal naming %q", c.mode, err, c.want)
+		}
+		if got := e.stored("wiki").Metadata; !bytes.Equal(got, before) {
+			t.Errorf("%s redirect changed the stored metadata", c.mode)
+		}
+	}
 }
