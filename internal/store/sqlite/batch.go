@@ -293,10 +293,11 @@ const checkpointEvery = 100 * time.Millisecond
 // Under load only the writer starts the WAL over: the checkpointer's copies
 // never catch up with a writer that keeps appending, and readers keep
 // using the WAL meanwhile. Starting over is a pause for every write: the
-// writer's checkpoint syncs the WAL and the database file, and every page
-// written since the checkpointer's last round must reach the disk first;
-// a sign-in writes about 15 frames, so at 1,000 sign-ins/s 100 ms of WAL is
-// 6 MB, and the pause was 20 to 90 ms on the VM of docs/performance.md.
+// writer's checkpoint copies what the checkpointer has not (a sign-in
+// writes about 15 frames, so at 1,000 sign-ins/s 100 ms of WAL is 1,500
+// frames) and syncs the WAL and the database file, and its next commit
+// syncs a new WAL header; under load those syncs made a pause of 20 to 90
+// ms on the VM of docs/performance.md (5.6 to 8.5 ms p99 with them off).
 // With the old threshold of 10,000 frames it came every 0.7 s and was the
 // p99 of the finish step; 40,000 make it every 2.7 s, and the checkpointer
 // shortens it (closeCheckpointEvery).
