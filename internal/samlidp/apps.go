@@ -286,12 +286,21 @@ func (p *IdP) SetRequiredStrength(ctx context.Context, actor audit.Actor, name, 
 	} else if err != nil {
 		return App{}, err
 	}
-	before := a.RequiredACR
-	a.RequiredACR, a.UpdatedAt = acr, p.now()
-	if err := p.apps.UpdateSAMLApp(ctx, a); err != nil {
+	before, now := a.RequiredACR, p.now()
+	// Only the strength is written: writing back the whole app read above
+	// would undo metadata a refresh stored in between.
+	if err := p.apps.SetSAMLAppStrength(ctx, name, acr, now); errors.Is(err, store.ErrNotFound) {
+		return App{}, ErrUnknownApp.WithDetail("app %q", name)
+	} else if err != nil {
 		return App{}, err
 	}
-	audit.Log(ctx, p.store, a.UpdatedAt, actor, "saml_app.set_strength", name, map[string]string{"before": before, "after": acr})
+	audit.Log(ctx, p.store, now, actor, "saml_app.set_strength", name, map[string]string{"before": before, "after": acr})
+	// The app as it is now, a refresh's metadata included.
+	if a, err = p.apps.GetSAMLApp(ctx, name); errors.Is(err, store.ErrNotFound) {
+		return App{}, ErrUnknownApp.WithDetail("app %q was deleted meanwhile", name)
+	} else if err != nil {
+		return App{}, err
+	}
 	return appFrom(a), nil
 }
 

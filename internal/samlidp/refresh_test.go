@@ -405,3 +405,69 @@ func TestMetadataRedirects(t *testing.T) {
 		}
 	}
 }
+
+// refreshAfterRead is the real store with one refresh landing right after
+// the first read of an app: the moment a strength change that read the
+// whole app and wrote it back would undo it.
+type refreshAfterRead struct {
+	store.SAMLStore
+	refresh func()
+	once    sync.Once
+}
+
+func (s *refreshAfterRead) GetSAMLApp(ctx context.Context, name string) (store.SAMLApp, error) {
+	a, err := s.SAMLStore.GetSAMLApp(ctx, name)
+	s.once.Do(s.refresh)
+	return a, err
+}
+
+func TestSetStrengthKeepsConcurrentRefresh(t *testing.T) {
+	ctx := context.Background()
+	cert, _ := spCert(t, "wiki")
+	v1 := spMetadata(wikiEntity, "https://wiki.example.com/acs", cert)
+	v2 := spMetadata(wikiEntity, "https://wiki.example.com/saml/acs", cert)
+	sp := newSPServer(t, v1)
+	e := newRefreshEnv(t, sp.Client())
+	if _, err := e.idp.AddApp(ctx, audit.CLI, NewApp{Name: "wiki", MetadataURL: sp.URL + "/metadata"}); err != nil {
+		t.Fatal(err)
+	}
+	sp.serve(http.StatusOK, v2)
+	e.now = e.now.Add(time.Hour)
+	refreshed := e.now
+
+	// Another instance refreshes the app while this one changes its strength.
+	other := e.instance(sp.Client())
+	racing := &refreshAfterRead{SAMLStore: e.st, refresh: func() {
+		defer func() { e.now = refreshed.Add(time.Minute) }()
+		if r, err := other.RefreshApp(ctx, audit.Actor("system"), "wiki"); err != nil || !r.Changed {
+			t.Errorf("the concurrent refresh: %+v, %v", r, err)
+		}
+	}}
+	p, err := New(Config{BaseURL: "https://login.example.com", Store: e.st, Apps: racing, HTTPClient: sp.Client(),
+		KeyEncryptionKey: bytes.Repeat([]byte{1}, 32), PairwiseKey: bytes.Repeat([]byte{2}, 32),
+		Now: func() time.Time { return e.now }, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.SetRequiredStrength(ctx, audit.Actor("root"), "wiki", "phishing-resistant-mfa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := e.stored("wiki")
+	if string(stored.Metadata) != v2 || !stored.MetadataFetchedAt.Equal(refreshed) || stored.RequiredACR == "" || !stored.UpdatedAt.Equal(e.now) {
+		t.Errorf("after a strength change during a refresh: acr %q, updated %v, fetched %v (want %v), metadata\n%s",
+			stored.RequiredACR, stored.UpdatedAt, stored.MetadataFetchedAt, refreshed, stored.Metadata)
+	}
+	// The answer is the app as stored, the refreshed metadata included.
+	if got.RequiredACR != stored.RequiredACR || len(got.ACSURLs) != 1 || got.ACSURLs[0] != "https://wiki.example.com/saml/acs" {
+		t.Errorf("SetRequiredStrength answered %+v", got)
+	}
+	evs, err := e.st.ListAudit(ctx, 10)
+	if err != nil || len(evs) == 0 || evs[0].Action != "saml_app.set_strength" || evs[0].Actor != "root" ||
+		!strings.Contains(evs[0].Detail, `"before":""`) || !strings.Contains(evs[0].Detail, stored.RequiredACR) {
+		t.Errorf("newest audit event: %+v, %v", evs, err)
+	}
+	if _, err := e.idp.SetRequiredStrength(ctx, audit.CLI, "ghost", "mfa"); problem.As(err).Code != ErrUnknownApp.Code {
+		t.Errorf("strength of an unknown app: %v", err)
+	}
+}

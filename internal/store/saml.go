@@ -42,12 +42,18 @@ type SAMLApp struct {
 // become fetchedAt; given metadata (non-nil) replaces the stored one and
 // sets UpdatedAt to fetchedAt, nil keeps it (the fetch found no change);
 // it returns ErrNotFound for an unknown app (a claim of one is just false).
+//
+// SetSAMLAppStrength sets only RequiredACR and UpdatedAt (ErrNotFound for
+// an unknown app). A change of one setting must not read the whole app and
+// write it back with UpdateSAMLApp: a refresh that stored new metadata in
+// between would be silently undone.
 type SAMLStore interface {
 	CreateSAMLApp(ctx context.Context, a SAMLApp) error
 	GetSAMLApp(ctx context.Context, name string) (SAMLApp, error)
 	GetSAMLAppByEntityID(ctx context.Context, entityID string) (SAMLApp, error)
 	ListSAMLApps(ctx context.Context) ([]SAMLApp, error) // ordered by name
 	UpdateSAMLApp(ctx context.Context, a SAMLApp) error
+	SetSAMLAppStrength(ctx context.Context, name, acr string, updatedAt time.Time) error
 	DeleteSAMLApp(ctx context.Context, name string) error
 	ClaimSAMLMetadataCheck(ctx context.Context, name string, dueBefore, now time.Time) (bool, error)
 	RecordSAMLMetadata(ctx context.Context, name string, metadata []byte, fetchedAt time.Time) error

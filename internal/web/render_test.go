@@ -223,6 +223,12 @@ func pageCases() []struct {
 		{name: "admin SAML apps error", page: "admin_saml_apps", user: &admin, data: map[string]any{
 			"Endpoints": samlidp.Endpoints{}, "AppError": "bad metadata", "Form": url.Values{"name": {"x"}, "metadata": {"<junk>"}},
 		}, want: []string{`id="app-error"`, `id="no-saml-apps"`, `&lt;junk&gt;`}},
+		{name: "admin SAML apps refresh failed", page: "admin_saml_apps", user: &admin, data: map[string]any{
+			"Apps": []samlidp.App{{Name: "wiki", EntityID: "https://wiki.example.com/saml", ACSURLs: []string{"https://wiki.example.com/acs"},
+				MetadataURL: "https://wiki.example.com/saml/metadata", NameIDFormat: "email", CreatedAt: testNow,
+				MetadataFetchedAt: testNow, MetadataCheckedAt: testNow.Add(time.Hour)}},
+			"Endpoints": samlidp.Endpoints{}, "RefreshFailed": "wiki", "RefreshError": "The SAML metadata URL could not be fetched.",
+		}, want: []string{`class="refresh-metadata"`, `Metadata fetched at`, `class="metadata-failed warning"`, `id="refresh-error"`}},
 		{name: "admin user disabled", page: "admin_user", user: &admin, data: map[string]any{
 			"User": store.User{ID: "u2", Username: "bob", DisplayName: "bob", Disabled: true}, "TAPLifetime": "", "TAPError": "Write the lifetime like 30m, 1h, 8h or 7d.", "StatusError": "x", "GroupError": "y"},
 			want:    []string{`id="enable-user"`, `id="tap-error"`, `id="no-passkeys"`, `id="no-groups"`, `id="status-error"`, `id="group-error"`},

@@ -40,6 +40,7 @@ func (s *Server) samlRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /admin/saml-apps", s.samlAdmin(s.adminSAMLApps))
 	mux.Handle("POST /admin/saml-apps", s.samlAdmin(s.adminAddSAMLApp))
 	mux.Handle("POST /admin/saml-apps/{name}/delete", s.samlAdmin(s.adminDeleteSAMLApp))
+	mux.Handle("POST /admin/saml-apps/{name}/refresh", s.samlAdmin(s.adminRefreshSAMLApp))
 	mux.Handle("GET /api/admin/saml-apps", s.samlAdmin(s.apiListSAMLApps))
 	mux.Handle("POST /api/admin/saml-apps", s.samlAdmin(s.apiAddSAMLApp))
 	mux.Handle("GET /api/admin/saml-apps/{name}", s.samlAdmin(s.apiGetSAMLApp))
@@ -99,6 +100,36 @@ func (s *Server) adminDeleteSAMLApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/admin/saml-apps?notice=deleted", http.StatusSeeOther)
+}
+
+// adminRefreshSAMLApp fetches the app's metadata URL again and shows the
+// page with the outcome; a refused refresh (fetch failed, invalid
+// metadata, another entity ID, no metadata URL) is shown beside the app,
+// which keeps its metadata.
+func (s *Server) adminRefreshSAMLApp(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	name := r.PathValue("name")
+	res, err := s.SAMLApps.RefreshApp(r.Context(), adminActor(r), name)
+	if err != nil {
+		if p := problem.As(err); p.Code != samlidp.ErrUnknownApp.Code && (p.Status < 500 || p.Status == http.StatusBadGateway) {
+			msg := p.Message
+			if refreshReasonShown(p) {
+				msg += " " + p.Detail
+			}
+			s.renderSAMLApps(w, r, p.Status, map[string]any{"RefreshFailed": name, "RefreshError": msg})
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	notice := "The metadata of " + res.Name + " was fetched again: unchanged."
+	if res.Changed {
+		notice = "The metadata of " + res.Name + " was fetched again: it changed, and the new metadata is in use."
+	}
+	s.renderSAMLApps(w, r, http.StatusOK, map[string]any{"NoticeText": notice})
 }
 
 // --- JSON API ---
@@ -181,10 +212,7 @@ func (s *Server) apiSetSAMLStrength(w http.ResponseWriter, r *http.Request) {
 // its problem and leaves the app as it was.
 func (s *Server) apiRefreshSAMLApp(w http.ResponseWriter, r *http.Request) {
 	a, err := s.SAMLApps.RefreshApp(r.Context(), adminActor(r), r.PathValue("name"))
-	if p := problem.As(err); err != nil && p.Detail != "" && (p.Code == samlidp.ErrFetch.Code ||
-		p.Code == samlidp.ErrMetadata.Code || p.Code == samlidp.ErrEntityChanged.Code) {
-		// The admin needs the reason (a status, a TLS error, the other
-		// entity ID) to act on; it names only what the admin registered.
+	if p := problem.As(err); err != nil && refreshReasonShown(p) {
 		writeJSON(w, p.Status, map[string]string{"error": p.Message, "code": p.Code, "detail": p.Detail})
 		return
 	}
@@ -193,6 +221,14 @@ func (s *Server) apiRefreshSAMLApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
+}
+
+// refreshReasonShown says whether a refused refresh's detail is shown to
+// the admin (API and console): the admin needs the reason (a status, a TLS
+// error, the other entity ID) to act on, and it names only what the admin
+// registered.
+func refreshReasonShown(p *problem.Error) bool {
+	return p.Detail != "" && (p.Code == samlidp.ErrFetch.Code || p.Code == samlidp.ErrMetadata.Code || p.Code == samlidp.ErrEntityChanged.Code)
 }
 
 func (s *Server) apiDeleteSAMLApp(w http.ResponseWriter, r *http.Request) {

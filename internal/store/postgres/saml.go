@@ -53,6 +53,12 @@ func (s *Store) UpdateSAMLApp(ctx context.Context, a store.SAMLApp) error {
 		a.EntityID, blob(a.Metadata), a.MetadataURL, a.NameIDFormat, a.RequiredACR, ts(a.UpdatedAt), a.Name))
 }
 
+func (s *Store) SetSAMLAppStrength(ctx context.Context, name, acr string, updatedAt time.Time) error {
+	return mustAffect(s.exec(ctx, `
+		UPDATE saml_apps SET required_acr = $1, updated_at = $2 WHERE name = $3`,
+		acr, ts(updatedAt), name))
+}
+
 func (s *Store) DeleteSAMLApp(ctx context.Context, name string) error {
 	return mustAffect(s.exec(ctx, `DELETE FROM saml_apps WHERE name = $1`, name))
 }

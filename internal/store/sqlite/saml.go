@@ -52,6 +52,12 @@ func (s *Store) UpdateSAMLApp(ctx context.Context, a store.SAMLApp) error {
 		a.EntityID, blob(a.Metadata), a.MetadataURL, a.NameIDFormat, a.RequiredACR, millis(a.UpdatedAt), a.Name))
 }
 
+func (s *Store) SetSAMLAppStrength(ctx context.Context, name, acr string, updatedAt time.Time) error {
+	return mustAffect(s.write.ExecContext(ctx, `
+		UPDATE saml_apps SET required_acr = ?, updated_at = ? WHERE name = ?`,
+		acr, millis(updatedAt), name))
+}
+
 func (s *Store) DeleteSAMLApp(ctx context.Context, name string) error {
 	return mustAffect(s.write.ExecContext(ctx, `DELETE FROM saml_apps WHERE name = ?`, name))
 }

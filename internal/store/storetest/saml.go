@@ -33,6 +33,7 @@ func RunSAML(t *testing.T, open func(t *testing.T) SAMLStore) {
 		{"ClaimMetadataCheck", samlClaimMetadataCheck},
 		{"ClaimOnce", samlClaimOnce},
 		{"RecordMetadata", samlRecordMetadata},
+		{"SetStrength", samlSetStrength},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -350,5 +351,53 @@ func samlRecordMetadata(t *testing.T, s SAMLStore) {
 	sameSAMLApp(t, got, want)
 	if err := s.RecordSAMLMetadata(ctx, "ghost", md, at(time.Hour)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("record for an unknown app: %v, want ErrNotFound", err)
+	}
+}
+
+// samlSetStrength: the strength is set alone, so a refresh stored between
+// an admin's read of the app and the change is kept.
+func samlSetStrength(t *testing.T, s SAMLStore) {
+	ctx := context.Background()
+	a := urlSAMLApp("wiki", at(0))
+	a.MetadataCheckedAt = at(time.Minute) // a failed attempt after the fetch
+	if err := s.CreateSAMLApp(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	other := newSAMLApp("other")
+	if err := s.CreateSAMLApp(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	// A refresh stores new metadata after the admin read the app.
+	read, err := s.GetSAMLApp(ctx, "wiki")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := []byte(`<EntityDescriptor entityID="wiki" rotated="1"/>`)
+	if err := s.RecordSAMLMetadata(ctx, "wiki", md, at(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetSAMLAppStrength(ctx, read.Name, "phr", at(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetSAMLApp(ctx, "wiki")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := a
+	want.Metadata, want.MetadataFetchedAt, want.MetadataCheckedAt = md, at(time.Hour), at(time.Hour)
+	want.RequiredACR, want.UpdatedAt = "phr", at(2*time.Hour)
+	sameSAMLApp(t, got, want)
+	// Back to none.
+	if err := s.SetSAMLAppStrength(ctx, "wiki", "", at(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetSAMLApp(ctx, "wiki")
+	want.RequiredACR, want.UpdatedAt = "", at(3*time.Hour)
+	sameSAMLApp(t, got, want)
+	// Other apps are untouched; an unknown app is not found.
+	got, _ = s.GetSAMLApp(ctx, "other")
+	sameSAMLApp(t, got, other)
+	if err := s.SetSAMLAppStrength(ctx, "ghost", "phr", at(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("set strength of an unknown app: %v, want ErrNotFound", err)
 	}
 }
