@@ -156,6 +156,9 @@ func parseAttrRef(s string) (AttrRef, bool) {
 	if strings.HasPrefix(lower, "urn:") {
 		i := strings.LastIndex(lower, ":")
 		ref.URN, path = lower[:i], lower[i+1:]
+		if len(ref.URN) <= len("urn:") || !strings.HasPrefix(ref.URN, "urn:") {
+			return AttrRef{}, false // "urn:name": no schema URN before the name
+		}
 	}
 	if !isAttrPath(path) {
 		return AttrRef{}, false

@@ -49,6 +49,7 @@ func TestParseSelection(t *testing.T) {
 		{"attributes=name.", Selection{}, "invalidValue"},
 		{"attributes=urn:ietf:params:scim:schemas:core:2.0:User:", Selection{}, "invalidValue"},
 		{"attributes=core:userName", Selection{}, "invalidValue"},
+		{"attributes=urn:userName", Selection{}, "invalidValue"},
 		{"attributes=*", Selection{}, "invalidValue"},
 	} {
 		q, err := url.ParseQuery(tc.query)
@@ -218,4 +219,39 @@ func checkReturned(t *testing.T, where string, declared []map[string]any, defs [
 			t.Errorf("%s: the projection knows %s, which /Schemas does not declare", where, d.name)
 		}
 	}
+}
+
+// FuzzParseSelection: any query either is refused with a SCIM 400 or gives
+// names in attribute notation, and a selection never drops id or schemas.
+func FuzzParseSelection(f *testing.F) {
+	for _, s := range []string{"attributes=userName", "excludedAttributes=members", "attributes=urn:ietf:params:scim:schemas:core:2.0:User:name.givenName",
+		"attributes=a,,b", "attributes=x&excludedAttributes=y", "attributes=emails[type eq \"work\"]", "excludedAttributes=members.$ref"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return
+		}
+		s, err := ParseSelection(q)
+		if err != nil {
+			if e, ok := err.(*Error); !ok || e.Status != 400 || e.SCIMType != "invalidValue" {
+				t.Fatalf("%q: %v", query, err)
+			}
+			return
+		}
+		for _, r := range s.Refs {
+			path := r.Attr
+			if r.Sub != "" {
+				path += "." + r.Sub
+			}
+			if !isAttrPath(path) || (r.URN != "" && !strings.HasPrefix(r.URN, "urn:")) {
+				t.Fatalf("%q: bad name %+v", query, r)
+			}
+		}
+		out := marshal(t, s.apply(testUser()))
+		if !strings.HasPrefix(out, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"u1"`) {
+			t.Fatalf("%q: %s", query, out)
+		}
+	})
 }
