@@ -168,15 +168,16 @@ func (s *Server) write(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
-// writeResource answers with a resource and its ETag.
-func (s *Server) writeResource(w http.ResponseWriter, status int, res resource) {
+// writeResource answers with a resource, with the attributes the request
+// chose, and its ETag.
+func (s *Server) writeResource(w http.ResponseWriter, status int, res resource, sel Selection) {
 	if v := res.version(); v != "" {
 		w.Header().Set("ETag", v)
 	}
 	if status == http.StatusCreated {
 		w.Header().Set("Location", res.location())
 	}
-	s.write(w, status, res)
+	s.write(w, status, sel.apply(res))
 }
 
 // checkIfMatch refuses a change to a resource that changed since the client
@@ -252,31 +253,40 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	page := q.page(len(users))
 	res := make([]any, 0, len(page))
 	for _, i := range page {
-		ur, err := s.userResource(ctx, users[i], !q.excluded("groups"))
+		ur, err := s.userResource(ctx, users[i], q.sel.readsGroups())
 		if err != nil {
 			writeError(w, r, s.Log, err)
 			return
 		}
-		res = append(res, ur)
+		res = append(res, q.sel.apply(ur))
 	}
 	s.write(w, http.StatusOK, q.response(len(users), res))
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
-	u, err := s.loadUser(r)
+	sel, err := ParseSelection(r.URL.Query())
+	var u store.User
+	if err == nil {
+		u, err = s.loadUser(r)
+	}
+	var res *userResource
+	if err == nil {
+		res, err = s.userResource(r.Context(), u, sel.readsGroups())
+	}
 	if err != nil {
 		writeError(w, r, s.Log, err)
 		return
 	}
-	res, err := s.userResource(r.Context(), u, true)
-	if err != nil {
-		writeError(w, r, s.Log, err)
-		return
-	}
-	s.writeResource(w, http.StatusOK, res)
+	s.writeResource(w, http.StatusOK, res, sel)
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+	// The selection is checked first, so that a bad one creates nothing.
+	sel, err := ParseSelection(r.URL.Query())
+	if err != nil {
+		writeError(w, r, s.Log, err)
+		return
+	}
 	body, err := readBody(w, r)
 	if err != nil {
 		writeError(w, r, s.Log, err)
@@ -302,12 +312,12 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Log, err)
 		return
 	}
-	res, err := s.userResource(ctx, u, true)
+	res, err := s.userResource(ctx, u, sel.readsGroups())
 	if err != nil {
 		writeError(w, r, s.Log, err)
 		return
 	}
-	s.writeResource(w, http.StatusCreated, res)
+	s.writeResource(w, http.StatusCreated, res, sel)
 }
 
 // externalIDFree refuses an external ID another user has.
@@ -370,6 +380,11 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 
 // changeUser is PUT and PATCH: read, compute the new user, check, write.
 func (s *Server) changeUser(w http.ResponseWriter, r *http.Request, change func(userModel, []byte) (userModel, error)) {
+	sel, err := ParseSelection(r.URL.Query())
+	if err != nil {
+		writeError(w, r, s.Log, err)
+		return
+	}
 	body, err := readBody(w, r)
 	if err != nil {
 		writeError(w, r, s.Log, err)
@@ -394,13 +409,13 @@ func (s *Server) changeUser(w http.ResponseWriter, r *http.Request, change func(
 	}
 	var res *userResource
 	if err == nil {
-		res, err = s.userResource(ctx, u, true)
+		res, err = s.userResource(ctx, u, sel.readsGroups())
 	}
 	if err != nil {
 		writeError(w, r, s.Log, err)
 		return
 	}
-	s.writeResource(w, http.StatusOK, res)
+	s.writeResource(w, http.StatusOK, res, sel)
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
@@ -472,27 +487,31 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
 	page := q.page(len(groups))
 	res := make([]any, 0, len(page))
 	for _, i := range page {
-		gr, err := s.groupResource(ctx, groups[i], !q.excluded("members"))
+		gr, err := s.groupResource(ctx, groups[i], q.sel.readsMembers())
 		if err != nil {
 			writeError(w, r, s.Log, err)
 			return
 		}
-		res = append(res, gr)
+		res = append(res, q.sel.apply(gr))
 	}
 	s.write(w, http.StatusOK, q.response(len(groups), res))
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
-	g, err := s.loadGroup(r)
+	sel, err := ParseSelection(r.URL.Query())
+	var g store.Group
+	if err == nil {
+		g, err = s.loadGroup(r)
+	}
 	var res *groupResource
 	if err == nil {
-		res, err = s.groupResource(r.Context(), g, !excludedAttributes(r)["members"])
+		res, err = s.groupResource(r.Context(), g, sel.readsMembers())
 	}
 	if err != nil {
 		writeError(w, r, s.Log, err)
 		return
 	}
-	s.writeResource(w, http.StatusOK, res)
+	s.writeResource(w, http.StatusOK, res, sel)
 }
 
 // checkMembers refuses member IDs that are not users, before anything is
@@ -509,7 +528,11 @@ func (s *Server) checkMembers(ctx context.Context, ids []string) error {
 }
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r)
+	sel, err := ParseSelection(r.URL.Query())
+	var body []byte
+	if err == nil {
+		body, err = readBody(w, r)
+	}
 	var m groupModel
 	if err == nil {
 		m, err = decodeGroup(body)
@@ -535,13 +558,13 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 	}
 	var res *groupResource
 	if err == nil {
-		res, err = s.groupResource(ctx, g, true)
+		res, err = s.groupResource(ctx, g, sel.readsMembers())
 	}
 	if err != nil {
 		writeError(w, r, s.Log, err)
 		return
 	}
-	s.writeResource(w, http.StatusCreated, res)
+	s.writeResource(w, http.StatusCreated, res, sel)
 }
 
 func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) {
@@ -559,6 +582,11 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) changeGroup(w http.ResponseWriter, r *http.Request, change func(groupModel, []byte) (groupModel, error)) {
+	sel, err := ParseSelection(r.URL.Query())
+	if err != nil {
+		writeError(w, r, s.Log, err)
+		return
+	}
 	body, err := readBody(w, r)
 	if err != nil {
 		writeError(w, r, s.Log, err)
@@ -591,14 +619,15 @@ func (s *Server) changeGroup(w http.ResponseWriter, r *http.Request, change func
 	}
 	var res *groupResource
 	if err == nil {
-		res, err = s.groupResource(ctx, g, !excludedAttributes(r)["members"])
+		res, err = s.groupResource(ctx, g, sel.readsMembers())
 	}
 	if err != nil {
 		writeError(w, r, s.Log, err)
 		return
 	}
-	// Entra ID and Okta accept 200 with the group, or 204.
-	s.writeResource(w, http.StatusOK, res)
+	// Entra ID and Okta accept 200 with the group, or 204; RFC 7644
+	// section 3.5.2 wants 200 when attributes is given.
+	s.writeResource(w, http.StatusOK, res, sel)
 }
 
 // saveGroup writes the difference between old and m as one change: a
@@ -659,22 +688,16 @@ type listQuery struct {
 	filter     *Filter
 	startIndex int // 1-based
 	count      int
-	exclude    map[string]bool
-}
-
-func excludedAttributes(r *http.Request) map[string]bool {
-	ex := map[string]bool{}
-	for _, a := range strings.Split(r.URL.Query().Get("excludedAttributes"), ",") {
-		if a = strings.ToLower(strings.TrimSpace(a)); a != "" {
-			ex[a] = true
-		}
-	}
-	return ex
+	sel        Selection // applies to every resource in the list
 }
 
 func parseListQuery(r *http.Request, filterAttrs ...string) (listQuery, error) {
 	v := r.URL.Query()
-	q := listQuery{startIndex: 1, count: defaultCount, exclude: excludedAttributes(r)}
+	q := listQuery{startIndex: 1, count: defaultCount}
+	var err error
+	if q.sel, err = ParseSelection(v); err != nil {
+		return q, err
+	}
 	if f := v.Get("filter"); v.Has("filter") {
 		pf, err := ParseFilter(f, filterAttrs...)
 		if err != nil {
@@ -702,8 +725,6 @@ func parseListQuery(r *http.Request, filterAttrs ...string) (listQuery, error) {
 	return q, nil
 }
 
-func (q listQuery) excluded(attr string) bool { return q.exclude[attr] }
-
 // page returns the indexes of the page of total results.
 func (q listQuery) page(total int) []int {
 	var idx []int
@@ -730,6 +751,9 @@ func (q listQuery) response(total int, res []any) listResponse {
 type resource interface {
 	version() string
 	location() string
+	// attributes are the resource's schema and attributes, for
+	// Selection.apply.
+	attributes() (schema string, defs []attrDef)
 }
 
 type meta struct {
@@ -803,8 +827,9 @@ func newUserResource(base string, u store.User, groups []store.Group, withGroups
 	return res
 }
 
-func (u *userResource) version() string  { return u.Meta.Version }
-func (u *userResource) location() string { return u.Meta.Location }
+func (u *userResource) version() string                 { return u.Meta.Version }
+func (u *userResource) location() string                { return u.Meta.Location }
+func (u *userResource) attributes() (string, []attrDef) { return UserSchema, userDefs }
 
 type groupResource struct {
 	Schemas     []string `json:"schemas"`
@@ -829,5 +854,6 @@ func newGroupResource(base string, g store.Group, members []store.User, withMemb
 	return res
 }
 
-func (g *groupResource) version() string  { return g.Meta.Version }
-func (g *groupResource) location() string { return g.Meta.Location }
+func (g *groupResource) version() string                 { return g.Meta.Version }
+func (g *groupResource) location() string                { return g.Meta.Location }
+func (g *groupResource) attributes() (string, []attrDef) { return GroupSchema, groupDefs }
