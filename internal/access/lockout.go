@@ -2,12 +2,14 @@ package access
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/sesame-idp/sesame/internal/problem"
+	"github.com/sesame-idp/sesame/internal/store"
 )
 
 // ErrAdminLockout refuses a change that would leave no administrator able
@@ -101,4 +103,94 @@ func (s *Service) checkAdminLockout(ctx context.Context, cur, next Document) err
 		return ErrAdminLockout
 	}
 	return nil
+}
+
+// ErrAdminChangeLockout refuses a change to an administrator (disabling,
+// deleting or demoting them, or revoking one of their passkeys) that would
+// leave no administrator able to sign in to the admin console under the
+// policies in force. Same code as ErrAdminLockout: it is the same refusal
+// reached from the other side. Its detail names who would be left; the
+// message does not, because a user revoking their own passkey sees it.
+var ErrAdminChangeLockout = problem.New(http.StatusConflict, "admin_lockout",
+	"After this change no administrator could sign in to the admin console under the Conditional Access policies in force. "+
+		"Have another administrator register a passkey (or make someone who can get in an admin) first, or change the policies.")
+
+// IsAdminLockout reports whether err is the admin lock-out refusal, from a
+// policy save or from a change to an administrator.
+func IsAdminLockout(err error) bool {
+	var p *problem.Error
+	return errors.As(err, &p) && p.Code == ErrAdminLockout.Code
+}
+
+// AdminChange is a change to one administrator that the lock-out check
+// weighs before it is written.
+type AdminChange struct {
+	// Username is the administrator the change is about.
+	Username string
+	// Removed: they stop counting as an administrator who can get in
+	// (disabled, deleted, or the admin role taken).
+	Removed bool
+	// Passkey, when set, is the Sesame ID of the passkey being revoked.
+	Passkey string
+}
+
+// AdminChangeLockout decides whether a change to the administrators, seen
+// as their methods before and after it, locks them out of the console
+// under set: some enabled admin could sign in before and none could after.
+// As with policy saves, a change made while no admin can get in anyway is
+// not refused: it cannot make things worse, and may be the repair.
+func AdminChangeLockout(set *Set, before, after []AdminMethods, now time.Time) bool {
+	return len(ConsoleAdmins(set, after, now)) == 0 && len(ConsoleAdmins(set, before, now)) > 0
+}
+
+// CheckAdminChange refuses change (ErrAdminChangeLockout) when it would
+// leave no administrator able to sign in to the admin console under the
+// policies as they stand. The directory and the passkey revocation call it
+// before they write. The policies are read from the store, not the
+// sign-in cache: a policy switched on a moment ago counts.
+func (s *Service) CheckAdminChange(ctx context.Context, change AdminChange) error {
+	if s.AdminsAfter == nil {
+		return nil
+	}
+	raw, err := s.Store.GetSetting(ctx, SettingKey)
+	doc := DefaultDocument()
+	if errors.Is(err, store.ErrNotFound) {
+		err = nil
+	} else if err == nil {
+		if doc, err = decodeStored(raw); err != nil {
+			// Damaged policies let nobody in (sign-in fails closed): no
+			// change to an admin can make that worse.
+			return nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	set, err := Compile(doc)
+	if err != nil {
+		return nil // as above: policies that do not compile let nobody in
+	}
+	before, err := s.AdminsAfter(ctx, AdminChange{})
+	if err != nil {
+		return err
+	}
+	after, err := s.AdminsAfter(ctx, change)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	if !AdminChangeLockout(set, before, after, now) {
+		return nil
+	}
+	var left []string
+	for _, a := range after {
+		if !a.Disabled {
+			left = append(left, a.Username)
+		}
+	}
+	what := "no enabled administrator would be left"
+	if len(left) > 0 {
+		what = "the enabled administrators left (" + strings.Join(left, ", ") + ") have no registered method, or are not allowed in, under the policies in force"
+	}
+	return ErrAdminChangeLockout.WithDetail("no other administrator could sign in to the admin console: %s", what)
 }

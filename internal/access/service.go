@@ -52,6 +52,11 @@ type Service struct {
 	// methods can satisfy, for the lock-out check on every save
 	// (checkAdminLockout).
 	Admins func(ctx context.Context) ([]AdminMethods, error)
+	// AdminsAfter, when set, lists the admins as Admins does, but as they
+	// would be after change (a removed admin marked disabled, a revoked
+	// passkey no longer counted); the zero change lists them as they are.
+	// CheckAdminChange uses it.
+	AdminsAfter func(ctx context.Context, change AdminChange) ([]AdminMethods, error)
 	// CacheTTL defaults to DefaultCacheTTL.
 	CacheTTL time.Duration
 	// OnDecision, when set, sees every decision Evaluate makes (metrics).

@@ -9,6 +9,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/methods"
 	"github.com/sesame-idp/sesame/internal/passkey"
+	"github.com/sesame-idp/sesame/internal/store"
 )
 
 // openAccess builds Conditional Access: policies in the store, countries
@@ -58,7 +59,10 @@ func (a *App) openAccess() error {
 		}
 		return names, nil
 	}
-	s.Admins = a.adminMethods
+	s.Admins = func(ctx context.Context) ([]access.AdminMethods, error) {
+		return a.adminMethods(ctx, access.AdminChange{})
+	}
+	s.AdminsAfter = a.adminMethods
 	a.Access = s
 	return nil
 }
@@ -66,8 +70,10 @@ func (a *App) openAccess() error {
 // adminMethods lists the admins with what their registered methods can
 // satisfy, for Conditional Access's lock-out check: each passkey on its
 // own, and a password with the authenticator app (or alone) unless the
-// admin is passwordless-only.
-func (a *App) adminMethods(ctx context.Context) ([]access.AdminMethods, error) {
+// admin is passwordless-only. They are listed as they would be after
+// change: the admin it removes counts as disabled, the passkey it revokes
+// is left out (the zero change: as they are).
+func (a *App) adminMethods(ctx context.Context, change access.AdminChange) ([]access.AdminMethods, error) {
 	users, err := a.Store.ListUsers(ctx)
 	if err != nil {
 		return nil, err
@@ -94,11 +100,17 @@ func (a *App) adminMethods(ctx context.Context) ([]access.AdminMethods, error) {
 			return nil, err
 		}
 		am := access.AdminMethods{Username: u.Username, Disabled: u.Disabled}
+		if change.Removed && u.Username == change.Username {
+			am.Disabled = true
+		}
 		for _, g := range groups {
 			am.Groups = append(am.Groups, g.Name)
 		}
 		var facts []passkey.Facts
 		for _, c := range creds {
+			if change.Passkey != "" && c.ID == change.Passkey && u.Username == change.Username {
+				continue
+			}
 			f := passkey.FactsOf(c)
 			facts = append(facts, f)
 			am.BoundPasskey = am.BoundPasskey || passkey.Classify(c.BackupEligible, c.BackupState) == passkey.KindDeviceBound
@@ -130,6 +142,24 @@ func (a *App) adminMethods(ctx context.Context) ([]access.AdminMethods, error) {
 		out = append(out, am)
 	}
 	return out, nil
+}
+
+// checkAdminRemoval is the directory's lock-out check: disabling,
+// deleting or demoting u must leave an admin who can get in.
+func (a *App) checkAdminRemoval(ctx context.Context, u store.User) error {
+	if a.Access == nil {
+		return nil
+	}
+	return a.Access.CheckAdminChange(ctx, access.AdminChange{Username: u.Username, Removed: true})
+}
+
+// checkPasskeyRevocation is the sign-in service's lock-out check:
+// revoking an admin's passkey must leave an admin who can get in.
+func (a *App) checkPasskeyRevocation(ctx context.Context, u store.User, c store.Credential) error {
+	if a.Access == nil || !u.Admin || u.Disabled {
+		return nil
+	}
+	return a.Access.CheckAdminChange(ctx, access.AdminChange{Username: u.Username, Passkey: c.ID})
 }
 
 // CustomStrengths lists the admin-defined authentication strengths.

@@ -128,7 +128,8 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 	if p, ok := st.(interface{ WriteBatches() (int64, int64) }); ok {
 		a.Metrics.RegisterWriteBatches(p.WriteBatches)
 	}
-	a.Dir = &directory.Service{Store: st, Now: now, GroupUsers: a.groupUsers, GroupRenamed: a.groupRenamed}
+	a.Dir = &directory.Service{Store: st, Now: now, GroupUsers: a.groupUsers, GroupRenamed: a.groupRenamed,
+		CheckAdminRemoval: a.checkAdminRemoval}
 	a.Policies = &methods.Policies{Store: st, Now: now}
 	a.Strengths = &methods.Strengths{Store: st, Now: now}
 	a.Legacy = &methods.Legacy{Store: st, Params: methods.Argon2FromConfig(cfg), TOTPKey: a.DeriveKey("sesame/totp/v1"), Issuer: rpCfg.Name, Now: now}
@@ -138,7 +139,8 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*App, error) {
 		Store: st, RP: rp, Dir: a.Dir, TAPs: a.TAPs, Now: now, Log: log,
 		Policies: a.Policies, Metadata: a.Metadata, Legacy: a.Legacy,
 		ChallengeTTL: cfg.ChallengeTTL, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax,
-		CeremonyKey: a.DeriveKey("sesame/signin-ceremony/v1"),
+		CeremonyKey:            a.DeriveKey("sesame/signin-ceremony/v1"),
+		CheckPasskeyRevocation: a.checkPasskeyRevocation,
 		OnRecord: func(ev store.SignInEvent) {
 			a.Metrics.SignIns.WithLabelValues(ev.Method, ev.Result, ev.Reason).Inc()
 		},

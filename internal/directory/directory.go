@@ -34,6 +34,12 @@ type Service struct {
 	// OnSessionEnd, when set, is told before a disabled or deleted user's
 	// sessions end (back-channel logout to the apps they signed in to).
 	OnSessionEnd store.SessionEndHook
+	// CheckAdminRemoval, when set, is asked before an enabled admin is
+	// disabled, deleted or loses the admin role, and refuses
+	// (access.ErrAdminChangeLockout) when the others could not sign in to
+	// the admin console under the Conditional Access policies in force:
+	// being an admin is no use to someone the policies keep out.
+	CheckAdminRemoval func(ctx context.Context, u store.User) error
 }
 
 var (
@@ -226,17 +232,29 @@ func (d *Service) DeleteUser(ctx context.Context, actor audit.Actor, username st
 	return nil
 }
 
+// checkNotLastAdmin refuses removing u, an admin, when no other enabled
+// admin is left (ErrLastAdmin), or when none left could sign in to the
+// admin console (CheckAdminRemoval). Removing a disabled admin takes
+// nobody's access away and is not checked against the policies.
 func (d *Service) checkNotLastAdmin(ctx context.Context, u store.User) error {
 	users, err := d.Store.ListUsers(ctx)
 	if err != nil {
 		return err
 	}
+	other := false
 	for _, o := range users {
 		if o.ID != u.ID && o.Admin && !o.Disabled {
-			return nil
+			other = true
+			break
 		}
 	}
-	return ErrLastAdmin
+	if !other {
+		return ErrLastAdmin
+	}
+	if d.CheckAdminRemoval != nil && !u.Disabled {
+		return d.CheckAdminRemoval(ctx, u)
+	}
+	return nil
 }
 
 // NormalizeGroupName checks a group name: 1 to 64 printable characters.

@@ -240,6 +240,16 @@ func (s *Service) RemovePasskey(ctx context.Context, actor audit.Actor, userID, 
 	if err != nil {
 		return c, err
 	}
+	if s.CheckPasskeyRevocation != nil {
+		u, err := s.Store.GetUser(ctx, userID)
+		if err != nil {
+			return c, err
+		}
+		// Asked before anything is told or written: a refusal changes nothing.
+		if err := s.CheckPasskeyRevocation(ctx, u, c); err != nil {
+			return c, err
+		}
+	}
 	// The apps signed in to with it are told first: deleting the passkey
 	// deletes its sessions and the grants that name those apps.
 	if s.OnSessionEnd != nil {

@@ -58,6 +58,11 @@ type Service struct {
 	// OnSessionEnd, when set, is told before a session is signed out or a
 	// passkey's sessions end (back-channel logout).
 	OnSessionEnd store.SessionEndHook
+	// CheckPasskeyRevocation, when set, is asked before a passkey of u is
+	// revoked, and refuses (access.ErrAdminChangeLockout) when without it
+	// no administrator could sign in to the admin console under the
+	// Conditional Access policies in force.
+	CheckPasskeyRevocation func(ctx context.Context, u store.User, c store.Credential) error
 	// CeremonyKey seals passkey sign-in ceremonies (ceremony.go): 32 bytes
 	// derived from the server secret, the same on every instance. Nil: a
 	// random key of this process's own, which is only right for one
