@@ -109,11 +109,16 @@ func (s *Service) checkAdminLockout(ctx context.Context, cur, next Document) err
 // deleting or demoting them, or revoking one of their passkeys) that would
 // leave no administrator able to sign in to the admin console under the
 // policies in force. Same code as ErrAdminLockout: it is the same refusal
-// reached from the other side. Its detail names who would be left; the
-// message does not, because a user revoking their own passkey sees it.
-var ErrAdminChangeLockout = problem.New(http.StatusConflict, "admin_lockout",
-	"After this change no administrator could sign in to the admin console under the Conditional Access policies in force. "+
-		"Have another administrator register a passkey (or make someone who can get in an admin) first, or change the policies.")
+// reached from the other side. CheckAdminChange returns a copy whose
+// message says who would be left: whoever sees it is an administrator (the
+// one changed, or the one changing them) or the provisioning client, who
+// may all list the admins anyway.
+var ErrAdminChangeLockout = problem.New(http.StatusConflict, "admin_lockout", adminChangeLockoutMessage("after this change"))
+
+func adminChangeLockoutMessage(left string) string {
+	return "No other administrator could sign in to the admin console under the Conditional Access policies in force: " + left + ". " +
+		"Have another administrator register a passkey (or make someone who can get in an admin) first, or change the policies."
+}
 
 // IsAdminLockout reports whether err is the admin lock-out refusal, from a
 // policy save or from a change to an administrator.
@@ -190,7 +195,9 @@ func (s *Service) CheckAdminChange(ctx context.Context, change AdminChange) erro
 	}
 	what := "no enabled administrator would be left"
 	if len(left) > 0 {
-		what = "the enabled administrators left (" + strings.Join(left, ", ") + ") have no registered method, or are not allowed in, under the policies in force"
+		what = "the enabled administrators left (" + strings.Join(left, ", ") + ") have no registered method those policies accept, or are kept out by them"
 	}
-	return ErrAdminChangeLockout.WithDetail("no other administrator could sign in to the admin console: %s", what)
+	refusal := *ErrAdminChangeLockout
+	refusal.Message = adminChangeLockoutMessage(what)
+	return &refusal
 }

@@ -106,12 +106,12 @@ func TestCheckAdminChange(t *testing.T) {
 		if !IsAdminLockout(err) {
 			t.Fatalf("%+v: err = %v, want admin_lockout", ch, err)
 		}
-		if p := problem.As(err); p.Status != 409 || !strings.Contains(p.Detail, "no other administrator could sign in to the admin console") {
+		if p := problem.As(err); p.Status != 409 || !strings.HasPrefix(p.Message, "No other administrator could sign in to the admin console") {
 			t.Errorf("%+v: %+v", ch, p)
 		}
 	}
-	if p := problem.As(s.CheckAdminChange(ctx, AdminChange{Username: "alice", Removed: true})); !strings.Contains(p.Detail, "(bob)") {
-		t.Errorf("detail does not name who is left: %q", p.Detail)
+	if p := problem.As(s.CheckAdminChange(ctx, AdminChange{Username: "alice", Removed: true})); !strings.Contains(p.Message, "(bob)") {
+		t.Errorf("the refusal does not name who is left: %q", p.Message)
 	}
 	if err := s.CheckAdminChange(ctx, AdminChange{Username: "bob", Removed: true}); err != nil {
 		t.Errorf("removing bob leaves alice: %v", err)

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/app"
 	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/directory"
+	"github.com/sesame-idp/sesame/internal/problem"
 	"github.com/sesame-idp/sesame/internal/store"
 )
 
@@ -65,6 +67,9 @@ func TestAdminChangesCannotLockOutTheConsole(t *testing.T) {
 	}
 	_, err := a.Dir.SetDisabled(ctx, audit.CLI, "alice", true)
 	refused("disabling alice", err)
+	if msg := problem.As(err).Message; !strings.Contains(msg, "(bob)") {
+		t.Errorf("the refusal does not say who would be left: %q", msg)
+	}
 	_, err = a.Dir.SetAdmin(ctx, audit.CLI, "alice", false)
 	refused("demoting alice", err)
 	refused("deleting alice", a.Dir.DeleteUser(ctx, audit.CLI, "alice"))
