@@ -113,10 +113,14 @@ func (s *Service) checkAdminLockout(ctx context.Context, cur, next Document) err
 // message says who would be left: whoever sees it is an administrator (the
 // one changed, or the one changing them) or the provisioning client, who
 // may all list the admins anyway.
-var ErrAdminChangeLockout = problem.New(http.StatusConflict, "admin_lockout", adminChangeLockoutMessage("after this change"))
+var ErrAdminChangeLockout = problem.New(http.StatusConflict, "admin_lockout", adminChangeLockoutMessage(""))
 
+// adminChangeLockoutMessage says who would be left (left), if known.
 func adminChangeLockoutMessage(left string) string {
-	return "No other administrator could sign in to the admin console under the Conditional Access policies in force: " + left + ". " +
+	if left != "" {
+		left = ": " + left
+	}
+	return "No other administrator could sign in to the admin console under the Conditional Access policies in force" + left + ". " +
 		"Have another administrator register a passkey (or make someone who can get in an admin) first, or change the policies."
 }
 
