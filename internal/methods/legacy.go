@@ -163,6 +163,23 @@ func (l *Legacy) deleteSetting(ctx context.Context, key string) error {
 	return errors.New("the setting " + key + " keeps changing; try again")
 }
 
+// recheckPasswordless runs after a password or TOTP secret was written for
+// a user who was not passwordless-only when the write began. If they are
+// now, undo takes the write back and the answer is ErrPasswordlessOnly.
+// SetPasswordlessOnly sets its flag before it removes the secrets, so a
+// write that lands after the removal finds the flag here: a user made
+// passwordless-only never keeps a secret set at the same moment.
+func (l *Legacy) recheckPasswordless(ctx context.Context, userID string, undo func() error) error {
+	only, err := l.has(ctx, passwordlessKey(userID))
+	if err != nil || !only {
+		return err
+	}
+	if err := undo(); err != nil {
+		return err
+	}
+	return ErrPasswordlessOnly.WithDetail("made passwordless-only during the change")
+}
+
 // SetPassword sets (or replaces) the user's password.
 func (l *Legacy) SetPassword(ctx context.Context, actor audit.Actor, u store.User, pw string) error {
 	if only, err := l.has(ctx, passwordlessKey(u.ID)); err != nil {
@@ -178,6 +195,12 @@ func (l *Legacy) SetPassword(ctx context.Context, actor audit.Actor, u store.Use
 		return err
 	}
 	if err := l.Store.PutSetting(ctx, passwordKey(u.ID), []byte(h)); err != nil {
+		return err
+	}
+	if err := l.recheckPasswordless(ctx, u.ID, func() error {
+		_, err := l.Store.DeleteSettingIf(ctx, passwordKey(u.ID), []byte(h))
+		return err
+	}); err != nil {
 		return err
 	}
 	audit.Log(ctx, l.Store, l.Now(), actor, "password.set", u.Username, nil)
@@ -339,6 +362,9 @@ func (l *Legacy) BeginTOTP(ctx context.Context, u store.User) (TOTPEnrollment, e
 		return rec, nil
 	})
 	if err != nil {
+		return TOTPEnrollment{}, err
+	}
+	if err := l.recheckPasswordless(ctx, u.ID, func() error { return l.deleteSetting(ctx, totpKey(u.ID)) }); err != nil {
 		return TOTPEnrollment{}, err
 	}
 	return e, nil

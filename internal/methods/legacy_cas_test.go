@@ -143,3 +143,62 @@ func TestTOTPUpdatesDoNotUndoEachOther(t *testing.T) {
 		}
 	})
 }
+
+// putHookStore runs hook once just before the next PutSetting.
+type putHookStore struct {
+	store.Store
+	hook func()
+}
+
+func (s *putHookStore) PutSetting(ctx context.Context, key string, value []byte) error {
+	if f := s.hook; f != nil {
+		s.hook = nil
+		f()
+	}
+	return s.Store.PutSetting(ctx, key, value)
+}
+
+// TestSecretsSetWhileMadePasswordlessOnly: a password or TOTP enrolment
+// that checked the flag before an admin made the user passwordless-only,
+// and writes after the secrets were removed, takes itself back.
+func TestSecretsSetWhileMadePasswordlessOnly(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("password", func(t *testing.T) {
+		l, st, _ := newLegacy(t)
+		u := mustUser(t, st, "erp-user")
+		hook := &putHookStore{Store: st}
+		racing := *l
+		racing.Store = hook
+		hook.hook = func() {
+			if err := l.SetPasswordlessOnly(ctx, audit.CLI, u, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := racing.SetPassword(ctx, audit.CLI, u, "correct horse"); problem.As(err).Code != ErrPasswordlessOnly.Code {
+			t.Errorf("password set while made passwordless-only: %v", err)
+		}
+		if s, _ := l.State(ctx, u.ID); s.HasPassword || !s.PasswordlessOnly {
+			t.Errorf("state %+v", s)
+		}
+	})
+
+	t.Run("TOTP", func(t *testing.T) {
+		l, st, _ := newLegacy(t)
+		u := mustUser(t, st, "erp-user")
+		slip := &slipStore{Store: st}
+		racing := *l
+		racing.Store = slip
+		slip.slip = func() {
+			if err := l.SetPasswordlessOnly(ctx, audit.CLI, u, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := racing.BeginTOTP(ctx, u); problem.As(err).Code != ErrPasswordlessOnly.Code {
+			t.Errorf("TOTP enrolment begun while made passwordless-only: %v", err)
+		}
+		if _, err := st.GetSetting(ctx, totpKey(u.ID)); err == nil {
+			t.Error("a TOTP record stayed for a passwordless-only user")
+		}
+	})
+}
