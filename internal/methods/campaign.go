@@ -9,10 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/sesame-idp/sesame/internal/methods/scope"
 	"github.com/sesame-idp/sesame/internal/passkey"
+	"github.com/sesame-idp/sesame/internal/problem"
 	"github.com/sesame-idp/sesame/internal/store"
 )
 
@@ -100,6 +102,23 @@ func Snooze(c Campaign, s SnoozeState, now time.Time) (SnoozeState, error) {
 	return s, nil
 }
 
+// SnoozeIfPrompted decides a "Not now" from a member of userGroups at now:
+// when the prompt would not show (campaign off, out of scope, a usable
+// passkey, still snoozed) nothing changes and it reports false; otherwise it
+// is Snooze. Deciding on the state as stored, not as the page saw it, makes
+// a second "Not now" sent while the first is landing a no-op rather than a
+// second snooze.
+func SnoozeIfPrompted(c Campaign, userGroups []string, hasUsablePasskey bool, s SnoozeState, now time.Time) (SnoozeState, bool, error) {
+	if !ShouldPrompt(c, userGroups, hasUsablePasskey, s, now).Show {
+		return s, false, nil
+	}
+	next, err := Snooze(c, s, now)
+	if err != nil {
+		return s, false, err
+	}
+	return next, true, nil
+}
+
 // HasUsablePasskey reports whether any of the user's passkeys may sign in
 // under the policy: a user whose only passkeys became non-compliant is
 // prompted again.
@@ -121,24 +140,69 @@ func snoozeKey(userID string) string { return "campaign/snooze/" + userID }
 
 // Get returns the user's state (zero when they never snoozed).
 func (s *Snoozes) Get(ctx context.Context, userID string) (SnoozeState, error) {
+	st, _, err := s.get(ctx, userID)
+	return st, err
+}
+
+// get also returns the stored bytes (nil when nothing is stored), for the
+// compare-and-set of a snooze.
+func (s *Snoozes) get(ctx context.Context, userID string) (SnoozeState, []byte, error) {
 	b, err := s.Store.GetSetting(ctx, snoozeKey(userID))
 	if errors.Is(err, store.ErrNotFound) {
-		return SnoozeState{}, nil
+		return SnoozeState{}, nil, nil
 	} else if err != nil {
-		return SnoozeState{}, err
+		return SnoozeState{}, nil, err
 	}
 	var st SnoozeState
 	if err := json.Unmarshal(b, &st); err != nil {
-		return SnoozeState{}, nil // a damaged state only means the prompt shows again
+		// A damaged state only means the prompt shows again; the next
+		// snooze replaces exactly these bytes.
+		return SnoozeState{}, b, nil
 	}
-	return st, nil
+	return st, b, nil
 }
 
-// Put stores the user's state.
-func (s *Snoozes) Put(ctx context.Context, userID string, st SnoozeState) error {
-	b, err := json.Marshal(st)
-	if err != nil {
-		return err
+// snoozeAttempts bounds how often a snooze that lost a race is decided
+// again. Every lost race is another request's snooze landing, and while a
+// snooze lasts a day or more the next request finds the prompt hidden and
+// stops, so a second attempt settles it; only snooze_days 0 lets up to
+// snoozes_allowed land in a burst.
+const snoozeAttempts = 5
+
+// ErrSnoozeBusy: the user's snooze state kept changing under a "Not now"
+// (many sent at once); nothing was recorded for this one.
+var ErrSnoozeBusy = problem.New(http.StatusConflict, "snooze_busy",
+	"Your choice was not saved because it was being changed at the same moment. Try again.")
+
+// Snooze records a "Not now" from userID at now as one atomic step: it
+// reads the stored state, decides with SnoozeIfPrompted, and writes with a
+// compare-and-set on the bytes it read, deciding again when another
+// request (on any instance) wrote in between. So parallel requests cannot
+// each count from the same old state and get more snoozes than c allows:
+// once they are used up it is ErrNoSnoozesLeft, exactly as one request at a
+// time. It returns the state now stored and whether this call snoozed
+// (false, with no error, when the prompt does not apply).
+func (s *Snoozes) Snooze(ctx context.Context, userID string, c Campaign, userGroups []string, hasUsablePasskey bool, now time.Time) (SnoozeState, bool, error) {
+	for range snoozeAttempts {
+		st, raw, err := s.get(ctx, userID)
+		if err != nil {
+			return SnoozeState{}, false, err
+		}
+		next, snoozed, err := SnoozeIfPrompted(c, userGroups, hasUsablePasskey, st, now)
+		if err != nil || !snoozed {
+			return st, false, err
+		}
+		b, err := json.Marshal(next)
+		if err != nil {
+			return st, false, err
+		}
+		err = s.Store.SwapSetting(ctx, snoozeKey(userID), raw, b)
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		} else if err != nil {
+			return st, false, err
+		}
+		return next, true, nil
 	}
-	return s.Store.PutSetting(ctx, snoozeKey(userID), b)
+	return SnoozeState{}, false, ErrSnoozeBusy.WithDetail("the snooze state of %s changed %d times during one snooze", userID, snoozeAttempts)
 }

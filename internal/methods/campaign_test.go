@@ -70,6 +70,34 @@ func TestSnooze(t *testing.T) {
 	}
 }
 
+func TestSnoozeIfPrompted(t *testing.T) {
+	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	on := Campaign{Enabled: true, Scope: scope.All(), SnoozeDays: 1, SnoozesAllowed: 2}
+	day := SnoozeState{Count: 1, Until: now.Add(24 * time.Hour)}
+	for _, tt := range []struct {
+		name    string
+		c       Campaign
+		usable  bool
+		state   SnoozeState
+		want    SnoozeState
+		snoozed bool
+		refused bool
+	}{
+		{"first", on, false, SnoozeState{}, day, true, false},
+		{"campaign off", DefaultCampaign(), false, SnoozeState{}, SnoozeState{}, false, false},
+		{"has a passkey", on, true, SnoozeState{}, SnoozeState{}, false, false},
+		{"already snoozed: a second Not now sent at once", on, false, day, day, false, false},
+		{"snooze over", on, false, SnoozeState{Count: 1, Until: now}, SnoozeState{Count: 2, Until: now.Add(24 * time.Hour)}, true, false},
+		{"used up", on, false, SnoozeState{Count: 2, Until: now}, SnoozeState{Count: 2, Until: now}, false, true},
+		{"over the limit after the policy was lowered", on, false, SnoozeState{Count: 5}, SnoozeState{Count: 5}, false, true},
+	} {
+		got, snoozed, err := SnoozeIfPrompted(tt.c, nil, tt.usable, tt.state, now)
+		if got != tt.want || snoozed != tt.snoozed || errors.Is(err, ErrNoSnoozesLeft) != tt.refused || err != nil && !tt.refused {
+			t.Errorf("%s: SnoozeIfPrompted = %+v %v %v; want %+v %v refused=%v", tt.name, got, snoozed, err, tt.want, tt.snoozed, tt.refused)
+		}
+	}
+}
+
 func TestCampaignValidate(t *testing.T) {
 	for _, tt := range []struct {
 		c   Campaign

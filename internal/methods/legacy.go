@@ -7,6 +7,7 @@ package methods
 // store (CountHit) before anything is checked.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -110,6 +111,18 @@ type totpRecord struct {
 	Pending []byte `json:"pending,omitempty"`
 }
 
+// secret returns the sealed secret a code is checked against: the
+// confirmed one for a sign-in, the pending one to confirm an enrolment.
+func (r totpRecord) secret(confirmed bool) []byte {
+	if !confirmed {
+		return r.Pending
+	}
+	if !r.Confirmed {
+		return nil
+	}
+	return r.Sealed
+}
+
 // State returns the user's legacy state.
 func (l *Legacy) State(ctx context.Context, userID string) (LegacyState, error) {
 	var st LegacyState
@@ -120,8 +133,8 @@ func (l *Legacy) State(ctx context.Context, userID string) (LegacyState, error) 
 	if st.PasswordlessOnly, err = l.has(ctx, passwordlessKey(userID)); err != nil {
 		return st, err
 	}
-	rec, ok, err := l.totp(ctx, userID)
-	st.TOTPEnrolled = ok && rec.Confirmed && len(rec.Sealed) > 0
+	rec, _, err := l.totp(ctx, userID)
+	st.TOTPEnrolled = rec.Confirmed && len(rec.Sealed) > 0
 	return st, err
 }
 
@@ -150,6 +163,23 @@ func (l *Legacy) deleteSetting(ctx context.Context, key string) error {
 	return errors.New("the setting " + key + " keeps changing; try again")
 }
 
+// recheckPasswordless runs after a password or TOTP secret was written for
+// a user who was not passwordless-only when the write began. If they are
+// now, undo takes the write back and the answer is ErrPasswordlessOnly.
+// SetPasswordlessOnly sets its flag before it removes the secrets, so a
+// write that lands after the removal finds the flag here: a user made
+// passwordless-only never keeps a secret set at the same moment.
+func (l *Legacy) recheckPasswordless(ctx context.Context, userID string, undo func() error) error {
+	only, err := l.has(ctx, passwordlessKey(userID))
+	if err != nil || !only {
+		return err
+	}
+	if err := undo(); err != nil {
+		return err
+	}
+	return ErrPasswordlessOnly.WithDetail("made passwordless-only during the change")
+}
+
 // SetPassword sets (or replaces) the user's password.
 func (l *Legacy) SetPassword(ctx context.Context, actor audit.Actor, u store.User, pw string) error {
 	if only, err := l.has(ctx, passwordlessKey(u.ID)); err != nil {
@@ -165,6 +195,12 @@ func (l *Legacy) SetPassword(ctx context.Context, actor audit.Actor, u store.Use
 		return err
 	}
 	if err := l.Store.PutSetting(ctx, passwordKey(u.ID), []byte(h)); err != nil {
+		return err
+	}
+	if err := l.recheckPasswordless(ctx, u.ID, func() error {
+		_, err := l.Store.DeleteSettingIf(ctx, passwordKey(u.ID), []byte(h))
+		return err
+	}); err != nil {
 		return err
 	}
 	audit.Log(ctx, l.Store, l.Now(), actor, "password.set", u.Username, nil)
@@ -241,33 +277,67 @@ func (l *Legacy) VerifyPassword(ctx context.Context, username string, u *store.U
 	}
 	_ = l.Store.ResetHits(ctx, "password:user:"+username)
 	if NeedsRehash(encoded, l.Params) {
+		// Only over the hash just checked: a password set or removed since
+		// (by the user, an admin, passwordless-only) must not be replaced
+		// by the old one. Losing that race only skips the upgrade.
 		if h, err := HashPassword(l.Params, pw); err == nil {
-			_ = l.Store.PutSetting(ctx, passwordKey(u.ID), []byte(h))
+			_ = l.Store.SwapSetting(ctx, passwordKey(u.ID), []byte(encoded), []byte(h))
 		}
 	}
 	return nil
 }
 
-func (l *Legacy) totp(ctx context.Context, userID string) (totpRecord, bool, error) {
+// totp returns the user's TOTP record and its stored bytes (nil when none
+// is stored), for the compare-and-set of an update.
+func (l *Legacy) totp(ctx context.Context, userID string) (totpRecord, []byte, error) {
 	b, err := l.Store.GetSetting(ctx, totpKey(userID))
 	if errors.Is(err, store.ErrNotFound) {
-		return totpRecord{}, false, nil
+		return totpRecord{}, nil, nil
 	} else if err != nil {
-		return totpRecord{}, false, err
+		return totpRecord{}, nil, err
 	}
 	var r totpRecord
 	if err := json.Unmarshal(b, &r); err != nil {
-		return totpRecord{}, false, err
+		return totpRecord{}, nil, err
 	}
-	return r, true, nil
+	return r, b, nil
 }
 
-func (l *Legacy) putTOTP(ctx context.Context, userID string, r totpRecord) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
+// totpAttempts bounds how often an update of a TOTP record that lost a race
+// is made again; a user's record is written by that user's own sign-ins
+// and enrolments and by admins, so two attempts settle any real race.
+const totpAttempts = 3
+
+// ErrTOTPBusy: the user's TOTP record kept changing during an update.
+var ErrTOTPBusy = problem.New(http.StatusConflict, "totp_busy",
+	"Your authenticator app settings were being changed at the same moment. Wait for the next code and try again.")
+
+// updateTOTP applies change to the user's TOTP record (stored: whether one
+// exists) and writes the result with a compare-and-set on the bytes it
+// read. When another write lands in between (a sign-in, an enrolment, a
+// removal) change is made again on the record as it now is, so no update
+// undoes another and a removed record is not written back from a stale
+// copy. An error from change writes nothing.
+func (l *Legacy) updateTOTP(ctx context.Context, userID string, change func(rec totpRecord, stored bool) (totpRecord, error)) error {
+	for range totpAttempts {
+		rec, raw, err := l.totp(ctx, userID)
+		if err != nil {
+			return err
+		}
+		next, err := change(rec, raw != nil)
+		if err != nil {
+			return err
+		}
+		b, err := json.Marshal(next)
+		if err != nil {
+			return err
+		}
+		err = l.Store.SwapSetting(ctx, totpKey(userID), raw, b)
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
 	}
-	return l.Store.PutSetting(ctx, totpKey(userID), b)
+	return ErrTOTPBusy.WithDetail("the TOTP record of %s changed %d times during one update", userID, totpAttempts)
 }
 
 // BeginTOTP starts (or restarts) enrolment: a new secret, stored sealed and
@@ -287,12 +357,17 @@ func (l *Legacy) BeginTOTP(ctx context.Context, u store.User) (TOTPEnrollment, e
 	if err != nil {
 		return TOTPEnrollment{}, err
 	}
-	rec, _, err := l.totp(ctx, u.ID)
+	err = l.updateTOTP(ctx, u.ID, func(rec totpRecord, _ bool) (totpRecord, error) {
+		rec.Pending = sealed
+		return rec, nil
+	})
 	if err != nil {
 		return TOTPEnrollment{}, err
 	}
-	rec.Pending = sealed
-	return e, l.putTOTP(ctx, u.ID, rec)
+	if err := l.recheckPasswordless(ctx, u.ID, func() error { return l.deleteSetting(ctx, totpKey(u.ID)) }); err != nil {
+		return TOTPEnrollment{}, err
+	}
+	return e, nil
 }
 
 // ConfirmTOTP finishes enrolment with a first code.
@@ -323,15 +398,12 @@ func (l *Legacy) verifyTOTP(ctx context.Context, u store.User, code, ip string, 
 	if n > TOTPUserLimit || m > PasswordIPLimit {
 		return ErrTooManyAttempts.WithDetail("attempt %d for user, %d for address", n, m)
 	}
-	rec, ok, err := l.totp(ctx, u.ID)
+	rec, _, err := l.totp(ctx, u.ID)
 	if err != nil {
 		return err
 	}
-	sealed := rec.Sealed
-	if !confirmed {
-		sealed = rec.Pending
-	}
-	if !ok || len(sealed) == 0 || confirmed && !rec.Confirmed {
+	sealed := rec.secret(confirmed)
+	if len(sealed) == 0 {
 		return ErrTOTPNotEnrolled
 	}
 	secret, err := OpenTOTPSecret(l.TOTPKey, u.ID, sealed)
@@ -351,11 +423,23 @@ func (l *Legacy) verifyTOTP(ctx context.Context, u store.User, code, ip string, 
 	if claims != 1 {
 		return ErrTOTPInvalid.WithDetail("replayed code for step %d", step)
 	}
-	rec.LastStep = max(rec.LastStep, step)
-	if !confirmed {
-		rec.Sealed, rec.Pending, rec.Confirmed, rec.CreatedAt = rec.Pending, nil, true, now
-	}
-	if err := l.putTOTP(ctx, u.ID, rec); err != nil {
+	err = l.updateTOTP(ctx, u.ID, func(rec totpRecord, stored bool) (totpRecord, error) {
+		// The code was checked against sealed: if that secret was removed
+		// or replaced meanwhile, the code proves nothing about what is
+		// stored now (and a new pending secret must not be confirmed by
+		// a code from the old one).
+		if cur := rec.secret(confirmed); !stored || len(cur) == 0 {
+			return rec, ErrTOTPNotEnrolled.WithDetail("the TOTP secret was removed during the check")
+		} else if !bytes.Equal(cur, sealed) {
+			return rec, ErrTOTPInvalid.WithDetail("the TOTP secret was replaced during the check")
+		}
+		rec.LastStep = max(rec.LastStep, step)
+		if !confirmed {
+			rec.Sealed, rec.Pending, rec.Confirmed, rec.CreatedAt = rec.Pending, nil, true, now
+		}
+		return rec, nil
+	})
+	if err != nil {
 		return err
 	}
 	_ = l.Store.ResetHits(ctx, "totp:user:"+u.ID)

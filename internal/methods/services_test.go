@@ -398,23 +398,6 @@ func TestLegacyTOTP(t *testing.T) {
 	}
 }
 
-func TestSnoozesStore(t *testing.T) {
-	ctx := context.Background()
-	st := newStore(t)
-	s := &Snoozes{Store: st}
-	got, err := s.Get(ctx, "u1")
-	if err != nil || got != (SnoozeState{}) {
-		t.Fatalf("empty: %+v %v", got, err)
-	}
-	want := SnoozeState{Count: 2, Until: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	if err := s.Put(ctx, "u1", want); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := s.Get(ctx, "u1"); got.Count != 2 || !got.Until.Equal(want.Until) {
-		t.Errorf("round trip %+v", got)
-	}
-}
-
 // slipStore runs slip once just before the next compare-and-set, as a
 // save on another instance landing between a save's read and its write.
 type slipStore struct {

@@ -32,11 +32,7 @@ func (s *Service) CampaignPrompt(ctx context.Context, u store.User) (methods.Pro
 }
 
 func (s *Service) campaignPrompt(ctx context.Context, p methods.Policy, u store.User) (methods.Prompt, error) {
-	groups, err := s.Groups(ctx, u.ID)
-	if err != nil {
-		return methods.Prompt{}, err
-	}
-	creds, err := s.Store.ListCredentials(ctx, u.ID)
+	groups, usable, err := s.campaignFacts(ctx, p, u)
 	if err != nil {
 		return methods.Prompt{}, err
 	}
@@ -44,45 +40,53 @@ func (s *Service) campaignPrompt(ctx context.Context, p methods.Policy, u store.
 	if err != nil {
 		return methods.Prompt{}, err
 	}
-	return methods.ShouldPrompt(p.Campaign, groups, methods.HasUsablePasskey(p, groups, creds), st, s.Now()), nil
+	return methods.ShouldPrompt(p.Campaign, groups, usable, st, s.Now()), nil
+}
+
+// campaignFacts returns what the campaign decides on besides the snooze
+// state: u's groups and whether u has a passkey the policy accepts.
+func (s *Service) campaignFacts(ctx context.Context, p methods.Policy, u store.User) ([]string, bool, error) {
+	groups, err := s.Groups(ctx, u.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	creds, err := s.Store.ListCredentials(ctx, u.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	return groups, methods.HasUsablePasskey(p, groups, creds), nil
 }
 
 // SnoozeCampaign records that u chose "Not now". It refuses when no
 // snooze is left; when the prompt does not apply (any more) it changes
-// nothing.
+// nothing. The count is checked and raised atomically in the store
+// (methods.Snoozes.Snooze), so "Not now" sent several times at once gives
+// no more snoozes than the policy allows.
 func (s *Service) SnoozeCampaign(ctx context.Context, u store.User) (methods.SnoozeState, error) {
 	p, err := s.Policy(ctx)
 	if err != nil {
 		return methods.SnoozeState{}, err
 	}
 	sz := &methods.Snoozes{Store: s.Store}
-	st, err := sz.Get(ctx, u.ID)
-	if err != nil {
-		return st, err
-	}
 	if !p.Campaign.Enabled {
-		return st, nil
+		return sz.Get(ctx, u.ID)
 	}
-	prompt, err := s.campaignPrompt(ctx, p, u)
-	if err != nil || !prompt.Show {
-		return st, err
+	groups, usable, err := s.campaignFacts(ctx, p, u)
+	if err != nil {
+		return methods.SnoozeState{}, err
 	}
-	now := s.Now()
-	next, err := methods.Snooze(p.Campaign, st, now)
+	st, snoozed, err := sz.Snooze(ctx, u.ID, p.Campaign, groups, usable, s.Now())
 	if errors.Is(err, methods.ErrNoSnoozesLeft) {
 		s.RecordCampaign(ctx, u, "snooze_refused", nil)
 		return st, ErrNoSnoozesLeft.WithDetail("%d snoozes used of %d", st.Count, p.Campaign.SnoozesAllowed)
-	} else if err != nil {
-		return st, err
-	}
-	if err := sz.Put(ctx, u.ID, next); err != nil {
+	} else if err != nil || !snoozed {
 		return st, err
 	}
 	s.RecordCampaign(ctx, u, "snoozed", map[string]any{
-		"snoozes_used": next.Count, "snoozes_left": max(p.Campaign.SnoozesAllowed-next.Count, 0),
-		"until": next.Until.UTC().Format(time.RFC3339),
+		"snoozes_used": st.Count, "snoozes_left": max(p.Campaign.SnoozesAllowed-st.Count, 0),
+		"until": st.Until.UTC().Format(time.RFC3339),
 	})
-	return next, nil
+	return st, nil
 }
 
 // RecordCampaign writes an outcome of the prompt ("shown", "snoozed",

@@ -75,8 +75,10 @@ func (s *Service) CompleteSetup(ctx context.Context, token string, in directory.
 	in.Admin = true
 	u, err := s.Dir.CreateUser(ctx, audit.Actor("setup-link"), in)
 	if err != nil {
-		// Give the token back: nothing was created.
-		_ = s.Store.PutSetting(ctx, setupKey, h[:])
+		// Give the token back: nothing was created. Only into an empty
+		// slot: a newer link printed meanwhile (PrepareSetup) stays the
+		// only one that works.
+		_ = s.Store.SwapSetting(ctx, setupKey, nil, h[:])
 		return Result{}, err
 	}
 	ev := store.SignInEvent{Time: s.Now(), UserID: u.ID, Username: u.Username, IP: meta.IP, UserAgent: meta.UserAgent, Method: "setup", Result: store.ResultSuccess}
