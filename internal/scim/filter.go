@@ -2,6 +2,7 @@ package scim
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 )
 
@@ -29,15 +30,26 @@ var otherOperators = map[string]bool{"ne": true, "co": true, "sw": true, "ew": t
 // string, true or false. Attribute names are case-insensitive (returned
 // lower-cased); allowed lists those accepted (lower-case).
 func ParseFilter(s string, allowed ...string) (Filter, error) {
+	f, err := parseComparison(s)
+	if err != nil {
+		return Filter{}, err
+	}
+	for _, a := range allowed {
+		if a == f.Attr {
+			return f, nil
+		}
+	}
+	attr, _, _ := strings.Cut(strings.TrimSpace(s), " ")
+	return Filter{}, errInvalidFilter("Filtering by \"" + attr + "\" is not supported; supported: " + strings.Join(allowed, ", ") + ".")
+}
+
+// parseComparison parses `attrPath eq compValue` for any attribute path.
+func parseComparison(s string) (Filter, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return Filter{}, errInvalidFilter("The filter is empty.")
 	}
 	attr, rest, _ := strings.Cut(s, " ")
-	rest = strings.TrimLeft(rest, " ")
-	op, value, _ := strings.Cut(rest, " ")
-	value = strings.TrimSpace(value)
-	op = strings.ToLower(op)
 	lower := strings.ToLower(attr)
 	switch {
 	case strings.HasPrefix(attr, "("):
@@ -46,50 +58,205 @@ func ParseFilter(s string, allowed ...string) (Filter, error) {
 		return Filter{}, errInvalidFilter("\"not\" is not supported: use one comparison such as userName eq \"alice\".")
 	case strings.ContainsAny(attr, "[]"):
 		return Filter{}, errInvalidFilter("Complex attribute filters are not supported: use one comparison such as userName eq \"alice\".")
-	case op == "":
-		return Filter{}, errInvalidFilter("The filter has no operator: use attribute eq \"value\".")
-	case otherOperators[op]:
-		return Filter{}, errInvalidFilter("The operator \"" + op + "\" is not supported: only eq is.")
-	case op != "eq":
-		return Filter{}, errInvalidFilter("\"" + op + "\" is not a filter operator: use attribute eq \"value\".")
-	case value == "":
-		return Filter{}, errInvalidFilter("The filter compares with nothing: use attribute eq \"value\".")
+	}
+	value, err := parseEqValue(rest)
+	if err != nil {
+		return Filter{}, err
 	}
 	lower = strings.TrimPrefix(strings.TrimPrefix(lower, coreUserURN), coreGroupURN)
 	if !isAttrPath(lower) {
 		return Filter{}, errInvalidFilter("\"" + attr + "\" is not an attribute name.")
 	}
-	f := Filter{Attr: lower}
+	return Filter{Attr: lower, Value: value}, nil
+}
+
+// parseEqValue parses what follows an attribute path: `eq compValue`.
+func parseEqValue(rest string) (any, error) {
+	rest = strings.TrimLeft(rest, " ")
+	op, value, _ := strings.Cut(rest, " ")
+	value = strings.TrimSpace(value)
+	op = strings.ToLower(op)
+	switch {
+	case op == "":
+		return nil, errInvalidFilter("The filter has no operator: use attribute eq \"value\".")
+	case otherOperators[op]:
+		return nil, errInvalidFilter("The operator \"" + op + "\" is not supported: only eq is.")
+	case op != "eq":
+		return nil, errInvalidFilter("\"" + op + "\" is not a filter operator: use attribute eq \"value\".")
+	case value == "":
+		return nil, errInvalidFilter("The filter compares with nothing: use attribute eq \"value\".")
+	}
 	switch {
 	case strings.HasPrefix(value, `"`):
 		var str string
 		dec := json.NewDecoder(strings.NewReader(value))
 		if err := dec.Decode(&str); err != nil {
-			return Filter{}, errInvalidFilter("The value is not a well-formed quoted string.")
+			return nil, errInvalidFilter("The value is not a well-formed quoted string.")
 		}
 		if tail := strings.TrimSpace(value[dec.InputOffset():]); tail != "" {
 			w, _, _ := strings.Cut(strings.ToLower(tail), " ")
 			if w == "and" || w == "or" {
-				return Filter{}, errInvalidFilter("\"" + w + "\" is not supported: use one comparison such as userName eq \"alice\".")
+				return nil, errInvalidFilter("\"" + w + "\" is not supported: use one comparison such as userName eq \"alice\".")
 			}
-			return Filter{}, errInvalidFilter("Unexpected text after the value: " + quoteShort(tail) + ".")
+			return nil, errInvalidFilter("Unexpected text after the value: " + quoteShort(tail) + ".")
 		}
-		f.Value = str
+		return str, nil
 	case strings.EqualFold(value, "true"), strings.EqualFold(value, "false"):
-		f.Value = strings.EqualFold(value, "true")
+		return strings.EqualFold(value, "true"), nil
 	default:
 		w := strings.Fields(value)
 		if len(w) > 1 && (strings.EqualFold(w[1], "and") || strings.EqualFold(w[1], "or")) {
-			return Filter{}, errInvalidFilter("\"" + strings.ToLower(w[1]) + "\" is not supported: use one comparison such as userName eq \"alice\".")
+			return nil, errInvalidFilter("\"" + strings.ToLower(w[1]) + "\" is not supported: use one comparison such as userName eq \"alice\".")
 		}
-		return Filter{}, errInvalidFilter("The value must be a quoted string, true or false.")
+		return nil, errInvalidFilter("The value must be a quoted string, true or false.")
 	}
-	for _, a := range allowed {
-		if a == f.Attr {
-			return f, nil
+}
+
+// Term is one comparison of a list filter: Path eq Value, or, when Path
+// is a value filter with no sub-attribute (members[value eq "id"]), the
+// test "has such a value" by itself, with Value nil.
+type Term struct {
+	Path  Path
+	Value any
+}
+
+// shape is the term's path without values, e.g. "emails[type].value",
+// for matching against what a resource type supports.
+func (t Term) shape() string {
+	s := t.Path.Attr
+	if t.Path.Filter != nil {
+		s += "[" + t.Path.Filter.Attr + "]"
+	}
+	if t.Path.Sub != "" {
+		s += "." + t.Path.Sub
+	}
+	return s
+}
+
+// ParseListFilter parses a list filter: one or more terms joined by "and"
+// (any case), each `attrPath eq value`, `attr[sub eq value]` or
+// `attr[sub eq value].sub2 eq value`. That is the grammar Microsoft Entra
+// ID's provisioning service uses (eq and and only); "or", "not",
+// parentheses and other operators are refused rather than half
+// understood. allowed are the term shapes accepted (see Term.shape),
+// compared case-insensitively, and named in the error as written.
+func ParseListFilter(s string, allowed ...string) ([]Term, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, errInvalidFilter("The filter is empty.")
+	}
+	var terms []Term
+	for _, part := range splitAnd(s) {
+		t, err := parseTerm(part)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, t.shape()) }) {
+			return nil, errInvalidFilter("Filtering by " + t.shape() + " is not supported; supported: " + strings.Join(allowed, ", ") + ".")
+		}
+		terms = append(terms, t)
+	}
+	return terms, nil
+}
+
+// splitAnd splits s at the word "and" (any case) where it stands between
+// spaces outside quoted strings and brackets. A dangling "and" leaves an
+// empty part, which parseTerm refuses.
+func splitAnd(s string) []string {
+	var parts []string
+	start, depth, inQuote, escaped := 0, 0, false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inQuote:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inQuote = false
+			}
+		case c == '"':
+			inQuote = true
+		case c == '[':
+			depth++
+		case c == ']':
+			depth = max(depth-1, 0)
+		case c == ' ' && depth == 0 && i+4 <= len(s) && strings.EqualFold(s[i+1:i+4], "and") && (i+4 == len(s) || s[i+4] == ' '):
+			parts = append(parts, s[start:i])
+			start = i + 4
+			i += 3
 		}
 	}
-	return Filter{}, errInvalidFilter("Filtering by \"" + attr + "\" is not supported; supported: " + strings.Join(allowed, ", ") + ".")
+	return append(parts, s[start:])
+}
+
+// parseTerm parses one term of a list filter.
+func parseTerm(s string) (Term, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return Term{}, errInvalidFilter("\"and\" must join two comparisons such as userName eq \"alice\".")
+	}
+	open := strings.IndexByte(s, '[')
+	if sp := strings.IndexByte(s, ' '); open < 0 || sp >= 0 && sp < open {
+		f, err := parseComparison(s)
+		if err != nil {
+			return Term{}, err
+		}
+		attr, sub, _ := strings.Cut(f.Attr, ".")
+		return Term{Path: Path{Attr: attr, Sub: sub}, Value: f.Value}, nil
+	}
+	closing := closingBracket(s, open)
+	if closing < 0 {
+		return Term{}, errInvalidFilter(quoteShort(s) + " has an unclosed [.")
+	}
+	end := len(s)
+	if sp := strings.IndexByte(s[closing:], ' '); sp >= 0 {
+		end = closing + sp
+	}
+	p, err := ParsePath(s[:end], "value", "type", "primary", "display")
+	if err != nil {
+		return Term{}, errInvalidFilter(err.(*Error).Detail)
+	}
+	rest := strings.TrimSpace(s[end:])
+	switch {
+	case rest == "" && p.Sub == "":
+		return Term{Path: p}, nil
+	case rest == "":
+		return Term{}, errInvalidFilter("The filter has no operator: use attribute eq \"value\".")
+	case p.Sub == "":
+		return Term{}, errInvalidFilter("A value filter such as members[value eq \"id\"] is a comparison by itself; it is not compared with a value.")
+	}
+	v, err := parseEqValue(rest)
+	if err != nil {
+		return Term{}, err
+	}
+	return Term{Path: p, Value: v}, nil
+}
+
+// closingBracket is the index of the ] closing s[open], skipping quoted
+// strings, or -1.
+func closingBracket(s string, open int) int {
+	inQuote, escaped := false, false
+	for i := open + 1; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inQuote:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inQuote = false
+			}
+		case c == '"':
+			inQuote = true
+		case c == ']':
+			return i
+		}
+	}
+	return -1
 }
 
 // isAttrPath: ATTRNAME *1("." ATTRNAME), ATTRNAME = ALPHA *(nameChar).
