@@ -219,34 +219,19 @@ func (s *Server) loadUser(r *http.Request) (store.User, error) {
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
-	q, err := parseListQuery(r, "username", "externalid")
+	q, err := parseListQuery(r, userFilterShapes...)
 	if err != nil {
 		writeError(w, r, s.Log, err)
 		return
 	}
 	ctx := r.Context()
 	var users []store.User
-	switch {
-	case q.filter == nil:
+	if q.filter == nil {
 		users, err = s.Store.ListUsers(ctx)
-	case q.filter.Attr == "username":
-		// userName is case-insensitive (caseExact false): Sesame keeps
-		// usernames lower-case.
-		var u store.User
-		name, nerr := directory.NormalizeUsername(q.filter.Value.(string))
-		if nerr == nil {
-			u, err = s.Store.GetUserByUsername(ctx, name)
-			if err == nil {
-				users = []store.User{u}
-			}
-		}
-	default:
-		var u store.User
-		if u, err = s.Store.GetUserByExternalID(ctx, q.filter.Value.(string)); err == nil {
-			users = []store.User{u}
-		}
+	} else {
+		users, err = s.filterUsers(ctx, q.filter)
 	}
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil {
 		writeError(w, r, s.Log, err)
 		return
 	}
@@ -459,28 +444,19 @@ func (s *Server) loadGroup(r *http.Request) (store.Group, error) {
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
-	q, err := parseListQuery(r, "displayname", "externalid")
+	q, err := parseListQuery(r, groupFilterShapes...)
 	if err != nil {
 		writeError(w, r, s.Log, err)
 		return
 	}
 	ctx := r.Context()
 	var groups []store.Group
-	switch {
-	case q.filter == nil:
+	if q.filter == nil {
 		groups, err = s.Store.ListGroups(ctx)
-	case q.filter.Attr == "displayname":
-		var g store.Group
-		if g, err = s.Store.GetGroupByName(ctx, strings.TrimSpace(q.filter.Value.(string))); err == nil {
-			groups = []store.Group{g}
-		}
-	default:
-		var g store.Group
-		if g, err = s.Store.GetGroupByExternalID(ctx, q.filter.Value.(string)); err == nil {
-			groups = []store.Group{g}
-		}
+	} else {
+		groups, err = s.filterGroups(ctx, q.filter)
 	}
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil {
 		writeError(w, r, s.Log, err)
 		return
 	}
@@ -685,13 +661,13 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
 // --- listing ---
 
 type listQuery struct {
-	filter     *Filter
+	filter     []Term // nil: no filter
 	startIndex int // 1-based
 	count      int
 	sel        Selection // applies to every resource in the list
 }
 
-func parseListQuery(r *http.Request, filterAttrs ...string) (listQuery, error) {
+func parseListQuery(r *http.Request, filterShapes ...string) (listQuery, error) {
 	v := r.URL.Query()
 	q := listQuery{startIndex: 1, count: defaultCount}
 	var err error
@@ -699,14 +675,21 @@ func parseListQuery(r *http.Request, filterAttrs ...string) (listQuery, error) {
 		return q, err
 	}
 	if f := v.Get("filter"); v.Has("filter") {
-		pf, err := ParseFilter(f, filterAttrs...)
+		terms, err := ParseListFilter(f, filterShapes...)
 		if err != nil {
 			return q, err
 		}
-		if _, ok := pf.Value.(string); !ok {
-			return q, errInvalidFilter("Compare " + pf.Attr + " with a quoted string.")
+		for _, t := range terms {
+			if _, ok := t.Value.(string); !ok && t.Value != nil {
+				return q, errInvalidFilter("Compare " + t.Path.String() + " with a quoted string.")
+			}
+			if t.Path.Filter != nil {
+				if _, ok := t.Path.Filter.Value.(string); !ok {
+					return q, errInvalidFilter("Compare " + t.Path.Filter.Attr + " in " + t.Path.Attr + "[...] with a quoted string.")
+				}
+			}
 		}
-		q.filter = &pf
+		q.filter = terms
 	}
 	if s := v.Get("startIndex"); s != "" {
 		n, err := strconv.Atoi(s)
