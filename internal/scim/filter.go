@@ -7,10 +7,13 @@ import (
 )
 
 // Filters and attribute paths (RFC 7644 sections 3.4.2.2 and 3.5.2). Sesame
-// supports the part of the grammar provisioning clients use: one
-// comparison `attr eq value` (as a list filter, and inside a PATCH path
-// such as members[value eq "id"]). Anything else is refused with a clear
-// invalidFilter / invalidPath error instead of being half understood.
+// supports the part of the grammar provisioning clients use: a comparison
+// `attr eq value` (inside a PATCH path such as members[value eq "id"]),
+// and, as a list filter, such comparisons and value filters
+// (members[value eq "id"], emails[type eq "work"].value eq "x") joined by
+// "and", which is all Microsoft Entra ID sends. Anything else (or, not,
+// parentheses, other operators) is refused with a clear invalidFilter /
+// invalidPath error instead of being half understood.
 
 // Filter is one equality comparison.
 type Filter struct {

@@ -662,7 +662,7 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
 
 type listQuery struct {
 	filter     []Term // nil: no filter
-	startIndex int // 1-based
+	startIndex int    // 1-based
 	count      int
 	sel        Selection // applies to every resource in the list
 }
