@@ -202,7 +202,7 @@ func (s *Store) DeleteSCIMToken(ctx context.Context, name string) error {
 // it did.
 func (s *Store) ChangeGroup(ctx context.Context, id string, c store.GroupChange) (store.GroupChange, error) {
 	var undo store.GroupChange
-	err := s.oidcTx(ctx, func(tx pgx.Tx) error {
+	err := s.writeTx(ctx, func(tx pgx.Tx) error {
 		undo = store.GroupChange{}
 		exec := func(query string, args ...any) (int64, error) {
 			tag, err := tx.Exec(ctx, query, cleanArgs(args)...)

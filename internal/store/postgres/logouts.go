@@ -72,7 +72,7 @@ func (s *Store) AddLogouts(ctx context.Context, ls []oidcstore.Logout) error {
 	if len(ls) == 0 {
 		return nil
 	}
-	return s.oidcTx(ctx, func(tx pgx.Tx) error {
+	return s.writeTx(ctx, func(tx pgx.Tx) error {
 		for _, l := range ls {
 			_, err := tx.Exec(ctx, `INSERT INTO oidc_logout_outbox (`+logoutColumns+`)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,

@@ -20,8 +20,8 @@ import (
 
 var _ oidcstore.Store = (*Store)(nil)
 
-// oidcTx runs fn in one transaction.
-func (s *Store) oidcTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+// writeTx runs fn in one transaction (OIDC, logouts, group changes).
+func (s *Store) writeTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return mapErr(pgx.BeginFunc(ctx, s.pool, fn))
 }
 
@@ -280,7 +280,7 @@ func (s *Store) oidcOneStep(ctx context.Context, signIn *store.SignInEvent, fn f
 	if signIn == nil || !store.CountedSignIn(*signIn) {
 		return fn(s.pool)
 	}
-	return s.oidcTx(ctx, func(tx pgx.Tx) error {
+	return s.writeTx(ctx, func(tx pgx.Tx) error {
 		if err := fn(tx); err != nil {
 			return err
 		}
@@ -484,7 +484,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]oidcstore.SigningKey, er
 // with readers), so checking the newest key and inserting is one step
 // among all instances.
 func (s *Store) AddSigningKey(ctx context.Context, k oidcstore.SigningKey, ifLatest string) error {
-	return s.oidcTx(ctx, func(tx pgx.Tx) error {
+	return s.writeTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE oidc_signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return mapErr(err)
 		}
@@ -508,7 +508,7 @@ func (s *Store) AddSigningKey(ctx context.Context, k oidcstore.SigningKey, ifLat
 // PromoteSigningKey takes the same lock as AddSigningKey, so promotions
 // and additions are one step each among all instances.
 func (s *Store) PromoteSigningKey(ctx context.Context, id string, notBefore time.Time) error {
-	return s.oidcTx(ctx, func(tx pgx.Tx) error {
+	return s.writeTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE oidc_signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return mapErr(err)
 		}

@@ -205,7 +205,7 @@ func (s *Store) DeleteSCIMToken(ctx context.Context, name string) error {
 // must roll back the whole change, not just its own savepoint.
 func (s *Store) ChangeGroup(ctx context.Context, id string, c store.GroupChange) (store.GroupChange, error) {
 	var undo store.GroupChange
-	err := s.oidcTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		undo = store.GroupChange{}
 		exec := func(query string, args ...any) (int, error) {
 			return affected(tx.ExecContext(ctx, query, cleanArgs(args)...))

@@ -64,7 +64,7 @@ func (s *Store) AddLogouts(ctx context.Context, ls []oidcstore.Logout) error {
 	if len(ls) == 0 {
 		return nil
 	}
-	return s.oidcTx(ctx, func(tx *sql.Tx) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
 		for _, l := range ls {
 			_, err := tx.ExecContext(ctx, `INSERT INTO oidc_logout_outbox (`+logoutColumns+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -93,7 +93,7 @@ func (s *Store) GetLogout(ctx context.Context, id string) (oidcstore.Logout, err
 // single writer makes concurrent claims take turns.
 func (s *Store) ClaimLogouts(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]oidcstore.Logout, error) {
 	var out []oidcstore.Logout
-	err := s.oidcTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		out = nil
 		rows, err := tx.QueryContext(ctx, `SELECT `+logoutColumns+` FROM oidc_logout_outbox
 			WHERE done_at IS NULL AND next_attempt_at <= ? AND lease_until <= ?
@@ -116,7 +116,7 @@ func (s *Store) ClaimLogouts(ctx context.Context, owner string, now, leaseUntil 
 }
 
 func (s *Store) FinishLogout(ctx context.Context, id, owner string, o oidcstore.LogoutOutcome) error {
-	return s.oidcTx(ctx, func(tx *sql.Tx) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
 		done := time.Time{}
 		next := o.NextAttemptAt
 		if o.Delivered || o.GiveUp {

@@ -110,21 +110,6 @@ type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
 
-// oidcTx runs fn in one write transaction (BEGIN IMMEDIATE: the write
-// connection's _txlock), so its reads see what no other writer can change
-// before it commits.
-func (s *Store) oidcTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return mapErr(tx.Commit())
-}
-
 // --- clients ---
 
 const oidcClientColumns = `id, secret_hash, public, redirect_uris, post_logout_redirect_uris,
@@ -512,7 +497,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]oidcstore.SigningKey, er
 // AddSigningKey checks the newest key and inserts in one write
 // transaction; SQLite's single writer makes that a compare-and-set.
 func (s *Store) AddSigningKey(ctx context.Context, k oidcstore.SigningKey, ifLatest string) error {
-	return s.oidcTx(ctx, func(tx *sql.Tx) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
 		var latest string
 		err := tx.QueryRowContext(ctx, `
 			SELECT id FROM oidc_signing_keys WHERE algorithm = ?
@@ -532,7 +517,7 @@ func (s *Store) AddSigningKey(ctx context.Context, k oidcstore.SigningKey, ifLat
 
 // PromoteSigningKey checks and updates in one write transaction.
 func (s *Store) PromoteSigningKey(ctx context.Context, id string, notBefore time.Time) error {
-	return s.oidcTx(ctx, func(tx *sql.Tx) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
 		var alg string
 		var current int64
 		err := tx.QueryRowContext(ctx, `SELECT algorithm, not_before FROM oidc_signing_keys WHERE id = ?`, id).Scan(&alg, &current)

@@ -176,6 +176,22 @@ func (d db) QueryRowContext(ctx context.Context, query string, args ...any) *sql
 	return d.DB.QueryRowContext(ctx, query, cleanArgs(args)...)
 }
 
+// writeTx runs fn in one write transaction (BEGIN IMMEDIATE: the write
+// connection's _txlock), so its reads see what no other writer can change
+// before it commits. For writes that read first or must be one transaction
+// with reads; the hot writes go through the group commit (batch.go).
+func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return mapErr(tx.Commit())
+}
+
 // lookup is QueryRowContext for a lookup by key, which takes microseconds:
 // it runs without ctx's cancellation. With a context that can end (every
 // request's), the driver starts a goroutine per statement to interrupt it
