@@ -166,21 +166,14 @@ func ParseListFilter(s string, allowed ...string) ([]Term, error) {
 // empty part, which parseTerm refuses.
 func splitAnd(s string) []string {
 	var parts []string
-	start, depth, inQuote, escaped := 0, 0, false, false
+	var q quotes
+	start, depth := 0, 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if q.skip(c) {
+			continue
+		}
 		switch {
-		case inQuote:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inQuote = false
-			}
-		case c == '"':
-			inQuote = true
 		case c == '[':
 			depth++
 		case c == ']':
@@ -192,6 +185,31 @@ func splitAnd(s string) []string {
 		}
 	}
 	return append(parts, s[start:])
+}
+
+// quotes follows a scan of a filter through its quoted strings (JSON
+// strings: a backslash escapes the next character).
+type quotes struct{ in, escaped bool }
+
+// skip reports whether c belongs to a quoted string, its quotes included,
+// and moves the state past it.
+func (q *quotes) skip(c byte) bool {
+	switch {
+	case q.in:
+		switch {
+		case q.escaped:
+			q.escaped = false
+		case c == '\\':
+			q.escaped = true
+		case c == '"':
+			q.in = false
+		}
+		return true
+	case c == '"':
+		q.in = true
+		return true
+	}
+	return false
 }
 
 // parseTerm parses one term of a list filter.
@@ -240,22 +258,9 @@ func parseTerm(s string) (Term, error) {
 // closingBracket is the index of the ] closing s[open], skipping quoted
 // strings, or -1.
 func closingBracket(s string, open int) int {
-	inQuote, escaped := false, false
+	var q quotes
 	for i := open + 1; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case inQuote:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inQuote = false
-			}
-		case c == '"':
-			inQuote = true
-		case c == ']':
+		if !q.skip(s[i]) && s[i] == ']' {
 			return i
 		}
 	}
