@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -13,25 +12,13 @@ import (
 	"github.com/sesame-idp/sesame/internal/directory"
 	"github.com/sesame-idp/sesame/internal/problem"
 	"github.com/sesame-idp/sesame/internal/store"
-	"github.com/sesame-idp/sesame/internal/store/sqlite"
 )
 
 func TestChangeGroup(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sesame.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var renamed [][2]string
-	var failHook error
-	d := &directory.Service{Store: st, Now: time.Now, GroupRenamed: func(_ context.Context, _ audit.Actor, oldName, newName string) error {
-		if failHook != nil {
-			return failHook
-		}
-		renamed = append(renamed, [2]string{oldName, newName})
-		return nil
-	}}
+	st := openStore(t)
+	r := &renames{}
+	d := &directory.Service{Store: st, Now: time.Now, GroupRenamed: r.hook}
 	a := audit.Actor("scim:hr")
 	user := func(name string) store.User {
 		u, err := d.CreateUser(ctx, a, directory.NewUser{Username: name})
@@ -123,15 +110,15 @@ func TestChangeGroup(t *testing.T) {
 	want("cancelled", "eng", "ext-1", alice, bob)
 
 	// A failing rename hook undoes the whole change.
-	failHook = errors.New("policy store unavailable")
-	if _, err := d.ChangeGroup(ctx, a, eng.ID, directory.GroupChange{Name: s("engineering"), ExternalID: s("ext-2"), Add: []string{carol.ID}, Remove: []string{bob.ID}}); !errors.Is(err, failHook) {
+	r.fail = errors.New("policy store unavailable")
+	if _, err := d.ChangeGroup(ctx, a, eng.ID, directory.GroupChange{Name: s("engineering"), ExternalID: s("ext-2"), Add: []string{carol.ID}, Remove: []string{bob.ID}}); !errors.Is(err, r.fail) {
 		t.Fatalf("ChangeGroup with failing hook = %v", err)
 	}
 	want("failing hook", "eng", "ext-1", alice, bob)
-	if len(renamed) != 0 || auditCount() != before {
-		t.Fatalf("refused changes called the hook %v or wrote %d audit records", renamed, auditCount()-before)
+	if len(r.got) != 0 || auditCount() != before {
+		t.Fatalf("refused changes called the hook %v or wrote %d audit records", r.got, auditCount()-before)
 	}
-	failHook = nil
+	r.fail = nil
 
 	// The change stands whole, and the audit log reads as if made by the
 	// separate operations.
@@ -142,8 +129,8 @@ func TestChangeGroup(t *testing.T) {
 		t.Fatalf("ChangeGroup = %+v, %v", g, err)
 	}
 	want("changed", "engineering", "ext-2", alice, carol)
-	if len(renamed) != 1 || renamed[0] != [2]string{"eng", "engineering"} {
-		t.Fatalf("hook saw %v", renamed)
+	if len(r.got) != 1 || r.got[0] != [2]string{"eng", "engineering"} {
+		t.Fatalf("hook saw %v", r.got)
 	}
 	events, err := st.ListAudit(ctx, 4)
 	if err != nil {
@@ -173,7 +160,7 @@ func TestChangeGroup(t *testing.T) {
 	if _, err := d.ChangeGroup(ctx, a, eng.ID, directory.GroupChange{Name: s("engineering"), ExternalID: s("ext-2"), Add: []string{carol.ID}}); err != nil {
 		t.Fatal(err)
 	}
-	if auditCount() != before+4 || len(renamed) != 1 {
+	if auditCount() != before+4 || len(r.got) != 1 {
 		t.Errorf("a change to nothing wrote audit records or called the hook")
 	}
 }

@@ -3,7 +3,6 @@ package directory_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/sesame-idp/sesame/internal/directory"
 	"github.com/sesame-idp/sesame/internal/problem"
 	"github.com/sesame-idp/sesame/internal/store"
-	"github.com/sesame-idp/sesame/internal/store/sqlite"
 )
 
 // TestAdminRemovalIsChecked: disabling, demoting or deleting an enabled
@@ -20,11 +18,7 @@ import (
 // last enabled admin is still refused with ErrLastAdmin.
 func TestAdminRemovalIsChecked(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sesame.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	lockout := problem.New(409, "admin_lockout", "no")
 	var asked []string
 	// alice is the only admin who can get in to the console.

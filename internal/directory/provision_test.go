@@ -3,22 +3,16 @@ package directory_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/directory"
-	"github.com/sesame-idp/sesame/internal/store/sqlite"
 )
 
 func TestProvisioning(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sesame.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	d := &directory.Service{Store: st, Now: time.Now}
 	a := audit.Actor("scim:hr")
 	alice, err := d.CreateUser(ctx, a, directory.NewUser{Username: "alice", ExternalID: " HR-1 "})

@@ -3,31 +3,18 @@ package directory_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/directory"
-	"github.com/sesame-idp/sesame/internal/store/sqlite"
 )
 
 func TestRenameGroup(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sesame.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var renamed [][2]string
-	var failHook error
-	d := &directory.Service{Store: st, Now: time.Now, GroupRenamed: func(_ context.Context, _ audit.Actor, oldName, newName string) error {
-		if failHook != nil {
-			return failHook
-		}
-		renamed = append(renamed, [2]string{oldName, newName})
-		return nil
-	}}
+	st := openStore(t)
+	r := &renames{}
+	d := &directory.Service{Store: st, Now: time.Now, GroupRenamed: r.hook}
 	actor := audit.CLI
 	if _, err := d.CreateGroup(ctx, actor, "pilot", ""); err != nil {
 		t.Fatal(err)
@@ -47,8 +34,8 @@ func TestRenameGroup(t *testing.T) {
 	if err != nil || g.Name != "passkey-pilot" {
 		t.Fatalf("RenameGroup = %+v, %v", g, err)
 	}
-	if len(renamed) != 1 || renamed[0] != [2]string{"pilot", "passkey-pilot"} {
-		t.Fatalf("hook saw %v", renamed)
+	if len(r.got) != 1 || r.got[0] != [2]string{"pilot", "passkey-pilot"} {
+		t.Fatalf("hook saw %v", r.got)
 	}
 	if _, err := d.Group(ctx, "pilot"); !errors.Is(err, directory.ErrUnknownGroup) {
 		t.Fatalf("old name still found: %v", err)
@@ -66,13 +53,13 @@ func TestRenameGroup(t *testing.T) {
 			t.Errorf("RenameGroup(%q, %q) succeeded", tc.old, tc.new)
 		}
 	}
-	if len(renamed) != 1 {
-		t.Fatalf("hook called for refused renames: %v", renamed)
+	if len(r.got) != 1 {
+		t.Fatalf("hook called for refused renames: %v", r.got)
 	}
 
 	// A hook that fails undoes the rename.
-	failHook = errors.New("policy store unavailable")
-	if _, err := d.RenameGroup(ctx, actor, "passkey-pilot", "pilots"); !errors.Is(err, failHook) {
+	r.fail = errors.New("policy store unavailable")
+	if _, err := d.RenameGroup(ctx, actor, "passkey-pilot", "pilots"); !errors.Is(err, r.fail) {
 		t.Fatalf("RenameGroup with failing hook = %v", err)
 	}
 	if _, err := d.Group(ctx, "passkey-pilot"); err != nil {
